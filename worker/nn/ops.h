@@ -1,0 +1,35 @@
+/* ops.h - the few primitives every layer uses: a row-major GEMM over
+ * OpenBLAS and the element-wise activations. */
+#ifndef NMN_OPS_H
+#define NMN_OPS_H
+
+#include <cblas.h>
+#include <stddef.h>
+
+enum nn_act { ACT_LINEAR, ACT_RELU, ACT_SATRELU };
+
+/* C (M,N) = op(A) op(B) + beta C, row-major; op = transpose when tX. */
+static inline void nn_gemm(int ta, int tb, int M, int N, int K,
+                           const float *A, int lda, const float *B, int ldb,
+                           float beta, float *C, int ldc)
+{
+    if (M == 0 || N == 0)
+        return;
+    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans,
+                tb ? CblasTrans : CblasNoTrans, M, N, K, 1.0f, A, lda, B, ldb,
+                beta, C, ldc);
+}
+
+/* y = act(y) in place over n values. */
+void act_forward(enum nn_act act, float *y, size_t n);
+/* d *= act'(pre), with act' read from the output y: satrelu passes only
+ * strictly inside (-1, 1), relu only above 0 (the kink never matters, see
+ * golden/README.md). */
+void act_backward(enum nn_act act, float *d, const float *y, size_t n);
+/* acc (n) += column sums of d (rows, n) */
+void nn_colsum(float *acc, const float *d, int rows, int n, int ldd);
+/* Makes the serial-BLAS contract explicit: one job is one thread.
+ * Returns the thread count OpenBLAS reports afterwards (always 1). */
+int nn_blas_single_thread(void);
+
+#endif
