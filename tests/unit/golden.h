@@ -14,24 +14,24 @@ float *golden_floats(json_t *arr, size_t *n);
 /* The entry named `name` of a params/grads list; NULL if absent. */
 json_t *golden_named(json_t *list, const char *name);
 
-/* Worst error of got against want over n values, judged by
- * |got - want| <= max(rtol |want|, atol). Returns the number of values out
- * of tolerance; *worst gets the largest |got - want| / max(rtol|want|, atol)
- * (<= 1 means within tolerance). */
+/* Compares got with want over n values by golden/README.md's rule:
+ * |got - want| <= rtol |want| + 1e-5 max|want| (max over the tensor: float32
+ * rounding is relative to the tensor's scale, not to each tiny value).
+ * Returns the number of values out of tolerance; *worst gets the largest
+ * |got - want| / tolerance (<= 1 means within) and *worst_at its index. */
 size_t golden_compare(const float *got, const float *want, size_t n,
-                      double rtol, double atol, double *worst,
-                      size_t *worst_at);
+                      double rtol, double *worst, size_t *worst_at);
 
 /* Directional finite-difference check: with d a random unit direction over
  * one tensor (rows x cols at off, row stride ld, of params), compares the
  * analytic directional derivative sum(grad * d) with
- * (L(p + h d) - L(p - h d)) / 2h. Passes (returns 1) when
- * |fd - an| <= rtol max(|fd|, |an|) + atol; atol covers the float rounding
- * of the loss, which the 1/2h factor magnifies. */
+ * (L(p + h d) - L(p - h d)) / 2h. Returns |fd - an| / (rtol max(|fd|,
+ * |an|) + atol): <= 1 passes. atol covers the float rounding of the loss,
+ * which the 1/2h factor magnifies. */
 typedef double (*fd_loss_fn)(void *ctx, const float *params);
-int fd_check_direction(fd_loss_fn loss, void *ctx, float *params,
-                       const float *grad, size_t off, int ld, int rows,
-                       int cols, double h, unsigned seed, double rtol,
-                       double atol, double *fd_out, double *an_out);
+double fd_check_direction(fd_loss_fn loss, void *ctx, float *params,
+                          const float *grad, size_t off, int ld, int rows,
+                          int cols, double h, unsigned seed, double rtol,
+                          double atol, double *fd_out, double *an_out);
 
 #endif
