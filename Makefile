@@ -38,7 +38,8 @@ $(BUILD)/libnmn.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/nmn-worker: $(BUILD)/worker/main.o $(BUILD)/libnmn.a
+WORKER_OBJ := $(patsubst %.c,$(BUILD)/%.o,worker/main.c $(wildcard worker/cmd_*.c))
+$(BUILD)/nmn-worker: $(WORKER_OBJ) $(BUILD)/libnmn.a
 	$(CC) $(CFLAGS) $^ $(PKG_LIBS) -o $@
 
 $(BUILD)/nmn-bench: $(BUILD)/worker/bench.o $(BUILD)/libnmn.a
@@ -77,4 +78,4 @@ demo: deps
 clean:
 	rm -rf build
 
--include $(LIB_OBJ:.o=.d) $(BUILD)/worker/main.d $(BUILD)/worker/bench.d $(BUILD)/tests/golden.d
+-include $(LIB_OBJ:.o=.d) $(WORKER_OBJ:.o=.d) $(BUILD)/worker/bench.d $(BUILD)/tests/golden.d

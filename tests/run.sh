@@ -17,10 +17,11 @@ run_one() { # run_one LABEL CMD...
     label=$1
     shift
     log="$LOGS/$label.log"
+    mkdir -p "$(dirname "$log")"
     timeout "$TIMEOUT" "$@" >"$log" 2>&1
     rc=$?
-    p=$(grep -c '^ok ' "$log")
-    f=$(grep -c '^not ok ' "$log")
+    p=$(grep -c '^ok ' "$log" 2>/dev/null) || p=0
+    f=$(grep -c '^not ok ' "$log" 2>/dev/null) || f=0
     plan=$(sed -n 's/^1\.\.\([0-9][0-9]*\).*/\1/p' "$log" | head -n 1)
     missing=0
     [ -n "$plan" ] && missing=$((plan - p - f))
@@ -47,5 +48,9 @@ for t in tests/cli/test_*.sh; do
     [ -f "$t" ] && run_one "cli/$(basename "$t" .sh)" sh "$t"
 done
 
+if [ "$pass" -eq 0 ] && [ "$fail" -eq 0 ]; then
+    echo "no test ran: is the build complete?" >&2
+    fail=1
+fi
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -1,1 +1,41 @@
-int main(void) { return 0; }
+/* nmn-worker - the compute side of nmnfarm: describe networks, and (later
+ * issues) run benchmarks and train jobs. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cmd.h"
+#include "nn/ops.h"
+
+static const struct {
+    const char *name;
+    int (*run)(int, char **);
+    const char *help;
+} cmds[] = {
+    {"describe", cmd_describe, "print the layer tables of the actor and critic"},
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: nmn-worker COMMAND [OPTIONS]   (COMMAND --help for more)\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
+        fprintf(out, "  %-12s %s\n", cmds[i].name, cmds[i].help);
+}
+
+int main(int argc, char **argv)
+{
+    nn_blas_single_thread(); /* one job = one thread */
+    if (argc < 2) {
+        usage(stderr);
+        return 1;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
+        if (strcmp(argv[1], cmds[i].name) == 0)
+            return cmds[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "nmn-worker: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return 1;
+}
