@@ -1,1 +1,152 @@
-int main(void) { return 0; }
+/* nmn-bench - `make bench`: speed figures of this machine, one thread.
+ *
+ * Everything is measured in one run so that figures can be compared as
+ * ratios: the single-thread SGEMM rate (at 1024^3 and at the networks' own
+ * shapes), then forward and forward+backward of the actors, with their
+ * achieved GFLOP/s (GEMM FLOPs counted analytically) against that rate. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../common/rng.h"
+#include "nn/net.h"
+#include "nn/ops.h"
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Median seconds of fn(ctx) over at least 3 runs and `budget` seconds,
+ * after one warm-up run. */
+static double time_median(void (*fn)(void *), void *ctx, double budget)
+{
+    double t[64];
+    int n = 0;
+    fn(ctx);
+    double start = now();
+    while (n < 64 && (n < 3 || now() - start < budget)) {
+        double t0 = now();
+        fn(ctx);
+        t[n++] = now() - t0;
+    }
+    qsort(t, (size_t)n, sizeof t[0], cmp_double);
+    return t[n / 2];
+}
+
+typedef struct gemm_case {
+    const char *what;
+    int M, N, K, ta;
+    float *A, *B, *C;
+} gemm_case_t;
+
+static void run_gemm(void *v)
+{
+    gemm_case_t *g = v;
+    nn_gemm(g->ta, 0, g->M, g->N, g->K, g->A, g->ta ? g->M : g->K, g->B, g->N,
+            0.0f, g->C, g->N);
+}
+
+static double bench_gemm(const char *what, int M, int N, int K, int ta)
+{
+    gemm_case_t g = {what, M, N, K, ta, NULL, NULL, NULL};
+    g.A = calloc((size_t)M * K, sizeof(float));
+    g.B = calloc((size_t)K * N, sizeof(float));
+    g.C = calloc((size_t)M * N, sizeof(float));
+    for (size_t i = 0; i < (size_t)M * K; i++)
+        g.A[i] = (float)(i % 7) * 0.1f;
+    for (size_t i = 0; i < (size_t)K * N; i++)
+        g.B[i] = (float)(i % 5) * 0.1f;
+    double t = time_median(run_gemm, &g, 0.5);
+    double gf = 2.0 * M * N * K / t * 1e-9;
+    printf("  %-44s %5d x %5d x %5d  %8.3f ms  %6.1f GFLOP/s\n", what, M, N, K,
+           t * 1e3, gf);
+    free(g.A), free(g.B), free(g.C);
+    return gf;
+}
+
+typedef struct net_case {
+    net_t net;
+    net_ws_t *ws;
+    float *p, *g, *obs, *dout;
+    int T, B, backward;
+} net_case_t;
+
+static void run_net(void *v)
+{
+    net_case_t *c = v;
+    net_forward(&c->net, c->p, c->ws, c->obs, c->T, c->B, NULL, NULL);
+    if (c->backward)
+        net_backward(&c->net, c->p, c->g, c->ws, c->obs, c->dout, c->T, c->B);
+}
+
+static void bench_net(int bench, enum nn_arch arch, int T, int B, double peak)
+{
+    net_case_t c = {.T = T, .B = B};
+    char err[128];
+    if (net_init(&c.net, bench_get(bench), arch, ROLE_ACTOR, ZG_SHARED, err, sizeof err)) {
+        fprintf(stderr, "nmn-bench: %s\n", err);
+        exit(2);
+    }
+    rng_t r;
+    rng_seed(&r, 1, RNG_INIT);
+    size_t rows = (size_t)T * B;
+    c.p = malloc(sizeof(float) * c.net.n_params);
+    c.g = calloc(c.net.n_params, sizeof(float));
+    c.obs = malloc(sizeof(float) * rows * c.net.obs_dim);
+    c.dout = malloc(sizeof(float) * rows * c.net.nout);
+    net_init_params(&c.net, c.p, &r, 0.1);
+    for (size_t i = 0; i < rows * c.net.obs_dim; i++)
+        c.obs[i] = (float)rng_normal(&r);
+    for (size_t i = 0; i < rows * c.net.nout; i++)
+        c.dout[i] = (float)rng_normal(&r) * 1e-3f;
+    c.ws = net_ws_new(&c.net, T, B);
+    if (c.ws == NULL) {
+        fprintf(stderr, "nmn-bench: out of memory for T=%d B=%d\n", T, B);
+        exit(2);
+    }
+    double ff = net_flops(&c.net, T, B, 0), fb = ff + net_flops(&c.net, T, B, 1);
+    c.backward = 0;
+    double tf = time_median(run_net, &c, 1.0);
+    c.backward = 1;
+    double tb = time_median(run_net, &c, 1.0);
+    printf("  b%d %-4s T=%-4d B=%-4d forward %9.2f ms %6.1f GFLOP/s (%3.0f%%) | "
+           "fwd+bwd %9.2f ms %6.1f GFLOP/s (%3.0f%% of SGEMM peak)\n",
+           bench, net_arch_name(arch), T, B, tf * 1e3, ff / tf * 1e-9,
+           100 * ff / tf * 1e-9 / peak, tb * 1e3, fb / tb * 1e-9,
+           100 * fb / tb * 1e-9 / peak);
+    free(c.p), free(c.g), free(c.obs), free(c.dout);
+    net_ws_free(c.ws);
+}
+
+int main(void)
+{
+    nn_blas_single_thread();
+    printf("nmn-bench: one thread (OpenBLAS %s)\n\n", openblas_get_config());
+    printf("SGEMM, single thread:\n");
+    double peak = bench_gemm("square (the machine's peak)", 1024, 1024, 1024, 0);
+    bench_gemm("b2 GRU(100) step, B=50: h U", 50, 300, 100, 0);
+    bench_gemm("b2 GRU(100) step, B=500 (chunked batch)", 500, 300, 100, 0);
+    bench_gemm("b2 GRU(75) input projection, T*B=100000", 100000, 225, 100, 0);
+    bench_gemm("b2 GRU(100) weight gradient U^T: h^T dpre", 100, 300, 100000, 1);
+    bench_gemm("b1 GRU(50) step, B=50", 50, 150, 50, 0);
+    printf("\nActor networks, forward and forward+backward (BPTT), from zero state:\n");
+    for (int bench = 1; bench <= 2; bench++) {
+        int cut = bench_get(bench)->train_cut;
+        for (int arch = 0; arch < 2; arch++) {
+            bench_net(bench, arch, 200, 50, peak);
+            /* the PPO batch: 50 episodes of `cut` steps as 200-step chunks */
+            bench_net(bench, arch, 200, 50 * cut / 200, peak);
+        }
+    }
+    return 0;
+}

@@ -13,6 +13,7 @@
 
 #include "../../common/rng.h"
 #include "../../worker/nn/adam.h"
+#include "../../worker/nn/fastmath.h"
 #include "../../worker/nn/ops.h"
 #include "../../worker/nn/policy.h"
 
@@ -212,6 +213,26 @@ static void test_policy_gradients(void **state)
     }
 }
 
+/* --- fast tanh and sigmoid (the GRU gates) ------------------------------ */
+
+static void test_fastmath_accuracy(void **state)
+{
+    (void)state;
+    double tanh_rel = 0, sig_abs = 0;
+    for (float x = -20.0f; x <= 20.0f; x += 1.0f / 4096) {
+        double t = tanh((double)x), s = 1.0 / (1.0 + exp(-(double)x));
+        double e = fabs(nn_tanhf(x) - t) / fmax(fabs(t), 1e-30);
+        tanh_rel = fmax(tanh_rel, x == 0.0f ? 0 : e);
+        sig_abs = fmax(sig_abs, fabs(nn_sigmoidf(x) - s));
+    }
+    printf("# tanh max relative error %.3g, sigmoid max absolute error %.3g\n",
+           tanh_rel, sig_abs);
+    assert_true(tanh_rel < 5e-7);
+    assert_true(sig_abs < 3e-7);
+    assert_true(nn_tanhf(0.0f) == 0.0f && nn_sigmoidf(0.0f) == 0.5f);
+    assert_true(nn_tanhf(1e-3f) == -nn_tanhf(-1e-3f));
+}
+
 /* --- BLAS --------------------------------------------------------------- */
 
 static void test_blas_single_thread(void **state)
@@ -267,6 +288,7 @@ int main(void)
         cmocka_unit_test(test_adam_restore),
         cmocka_unit_test(test_policy_values),
         cmocka_unit_test(test_policy_gradients),
+        cmocka_unit_test(test_fastmath_accuracy),
         cmocka_unit_test(test_blas_single_thread),
         cmocka_unit_test(test_gemm_wrapper),
     };

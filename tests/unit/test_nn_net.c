@@ -97,9 +97,8 @@ static int compare_rows(const char *file, const char *what, const float *got,
     double worst;
     size_t at;
     size_t bad = golden_compare(g, want, n, rtol, &worst, &at);
-    if (bad)
-        printf("# %s %s: %zu values out of tolerance, worst %.3g of it (got %.9g want %.9g at %zu)\n",
-               file, what, bad, worst, g[at], want[at], at);
+    printf("# %-20s %-7s worst output error %.3f of tolerance%s (got %.9g want %.9g at %zu)\n",
+           file, what, worst, bad ? "  FAIL" : "", g[at], want[at], at);
     free(g);
     free(want);
     return (int)bad;

@@ -1,12 +1,47 @@
 /* gru.c - GRU forward and backward-through-time. */
 #include "gru.h"
 
-#include <math.h>
 #include <string.h>
 
+#include "fastmath.h"
 #include "ops.h"
 
-static inline float sigmoidf(float v) { return 1.0f / (1.0f + expf(-v)); }
+/* One row's gates: xp = x W + b, hu = h_{t-1} U (each [g|s|n], 3u wide).
+ * Writes gate = [g|s|n] and h_t. Separate restrict rows let the compiler
+ * vectorise the loop. */
+static void gates_forward(int u, const float *restrict xp,
+                          const float *restrict hu, const float *restrict hp,
+                          float *restrict gate, float *restrict h)
+{
+    for (int j = 0; j < u; j++) {
+        float g = nn_sigmoidf(xp[j] + hu[j]);
+        float s = nn_sigmoidf(xp[u + j] + hu[u + j]);
+        float n = nn_tanhf(xp[2 * u + j] + s * hu[2 * u + j]);
+        gate[j] = g, gate[u + j] = s, gate[2 * u + j] = n;
+        h[j] = (1.0f - g) * n + g * hp[j];
+    }
+}
+
+/* One row of BPTT: d = dL/dh_t (from above, dy, plus from step t+1, dh).
+ * Overwrites xp with dL/d(x W + b) and hu with dL/d(h U) (each [g|s|n]),
+ * and dh with the direct part of dL/dh_{t-1} (the U part is added by a
+ * GEMM over the whole batch). */
+static void gates_backward(int u, const float *restrict dy,
+                           const float *restrict hp,
+                           const float *restrict gate, float *restrict xp,
+                           float *restrict hu, float *restrict dh)
+{
+    for (int j = 0; j < u; j++) {
+        float g = gate[j], s = gate[u + j], n = gate[2 * u + j];
+        float d = dy[j] + dh[j];
+        float dpn = d * (1.0f - g) * (1.0f - n * n);
+        float dpg = d * (hp[j] - n) * g * (1.0f - g);
+        float dps = dpn * hu[2 * u + j] * s * (1.0f - s);
+        dh[j] = d * g;
+        xp[j] = dpg, xp[u + j] = dps, xp[2 * u + j] = dpn;
+        hu[j] = dpg, hu[u + j] = dps, hu[2 * u + j] = dpn * s;
+    }
+}
 
 size_t gru_ws_floats(const gru_t *l, int T, int B)
 {
@@ -54,18 +89,10 @@ void gru_forward(const gru_t *l, const float *params, gru_ws_t *ws,
         const float *xp = ws->xp + (size_t)t * B * u3;
         float *gate = ws->gate + (size_t)t * B * u3;
         nn_gemm(0, 0, B, u3, u, hp, u, U, u3, 0.0f, hu, u3);
-        for (int i = 0; i < B; i++) {
-            const float *xpi = xp + (size_t)i * u3, *hui = hu + (size_t)i * u3;
-            const float *hpi = hp + (size_t)i * u;
-            float *gi = gate + (size_t)i * u3, *hni = hn + (size_t)i * u;
-            for (int j = 0; j < u; j++) {
-                float g = sigmoidf(xpi[j] + hui[j]);
-                float s = sigmoidf(xpi[u + j] + hui[u + j]);
-                float n = tanhf(xpi[2 * u + j] + s * hui[2 * u + j]);
-                gi[j] = g, gi[u + j] = s, gi[2 * u + j] = n;
-                hni[j] = (1.0f - g) * n + g * hpi[j];
-            }
-        }
+        for (int i = 0; i < B; i++)
+            gates_forward(u, xp + (size_t)i * u3, hu + (size_t)i * u3,
+                          hp + (size_t)i * u, gate + (size_t)i * u3,
+                          hn + (size_t)i * u);
     }
 }
 
@@ -84,22 +111,10 @@ void gru_backward(const gru_t *l, const float *params, float *grads,
         float *xp = ws->xp + (size_t)t * B * u3;
         float *hu = ws->hu + (size_t)t * B * u3;
         const float *gate = ws->gate + (size_t)t * B * u3;
-        for (int i = 0; i < B; i++) {
-            float *xpi = xp + (size_t)i * u3, *hui = hu + (size_t)i * u3;
-            const float *gi = gate + (size_t)i * u3, *hpi = hp + (size_t)i * u;
-            float *dhi = ws->dh + (size_t)i * u;
-            const float *dyi = dyt + (size_t)i * u;
-            for (int j = 0; j < u; j++) {
-                float g = gi[j], s = gi[u + j], n = gi[2 * u + j];
-                float d = dyi[j] + dhi[j];
-                float dpn = d * (1.0f - g) * (1.0f - n * n);
-                float dpg = d * (hpi[j] - n) * g * (1.0f - g);
-                float dps = dpn * hui[2 * u + j] * s * (1.0f - s);
-                dhi[j] = d * g;
-                xpi[j] = dpg, xpi[u + j] = dps, xpi[2 * u + j] = dpn;
-                hui[j] = dpg, hui[u + j] = dps, hui[2 * u + j] = dpn * s;
-            }
-        }
+        for (int i = 0; i < B; i++)
+            gates_backward(u, dyt + (size_t)i * u, hp + (size_t)i * u,
+                           gate + (size_t)i * u3, xp + (size_t)i * u3,
+                           hu + (size_t)i * u3, ws->dh + (size_t)i * u);
         if (t > 0 || dh0)
             nn_gemm(0, 1, B, u, u3, hu, u3, U, u3, 1.0f, ws->dh, u);
     }

@@ -8,6 +8,7 @@
 
 enum nn_act { ACT_LINEAR, ACT_RELU, ACT_SATRELU };
 
+
 /* C (M,N) = op(A) op(B) + beta C, row-major; op = transpose when tX. */
 static inline void nn_gemm(int ta, int tb, int M, int N, int K,
                            const float *A, int lda, const float *B, int ldb,
