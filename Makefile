@@ -41,7 +41,7 @@ $(BUILD)/libnmn.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-WORKER_OBJ := $(patsubst %.c,$(BUILD)/%.o,worker/main.c $(wildcard worker/cmd_*.c))
+WORKER_OBJ := $(patsubst %.c,$(BUILD)/%.o,worker/main.c worker/args.c $(wildcard worker/cmd_*.c))
 $(BUILD)/nmn-worker: $(WORKER_OBJ) $(BUILD)/libnmn.a
 	$(CC) $(CFLAGS) $^ $(PKG_LIBS) -o $@
 

@@ -4,12 +4,14 @@
  * ratios: the single-thread SGEMM rate (at 1024^3 and at the networks' own
  * shapes), then forward and forward+backward of the actors, with their
  * achieved GFLOP/s (GEMM FLOPs counted analytically) against that rate. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "../common/rng.h"
+#include "env/env.h"
 #include "nn/net.h"
 #include "nn/ops.h"
 
@@ -128,6 +130,38 @@ static void bench_net(int bench, enum nn_arch arch, int T, int B, double peak)
     net_ws_free(c.ws);
 }
 
+typedef struct env_case {
+    env_t env;
+    float *u, *obs, *r;
+} env_case_t;
+
+static void run_env(void *v)
+{
+    env_case_t *c = v;
+    env_reset(&c->env, c->obs);
+    for (int t = 0; t < c->env.bench->episode_len; t++)
+        env_step(&c->env, c->u, c->obs, c->r);
+}
+
+static void bench_env(int bench)
+{
+    const bench_info_t *bi = bench_get(bench);
+    env_case_t c;
+    const int B = 50;
+    if (env_init(&c.env, bi, B, 1, M_PI / 4)) {
+        fprintf(stderr, "nmn-bench: out of memory\n");
+        exit(2);
+    }
+    c.u = calloc((size_t)B * bi->act_dim, sizeof(float));
+    c.obs = calloc((size_t)B * bi->obs_dim, sizeof(float));
+    c.r = calloc(B, sizeof(float));
+    double t = time_median(run_env, &c, 0.5);
+    printf("  %-10s B=%d, zero policy, %4d steps: %8.3f ms per batch, %6.1f M env-steps/s\n",
+           bi->name, B, bi->episode_len, t * 1e3, (double)B * bi->episode_len / t * 1e-6);
+    free(c.u), free(c.obs), free(c.r);
+    env_free(&c.env);
+}
+
 int main(void)
 {
     nn_blas_single_thread();
@@ -139,6 +173,9 @@ int main(void)
     bench_gemm("b2 GRU(75) input projection, T*B=100000", 100000, 225, 100, 0);
     bench_gemm("b2 GRU(100) weight gradient U^T: h^T dpre", 100, 300, 100000, 1);
     bench_gemm("b1 GRU(50) step, B=50", 50, 150, 50, 0);
+    printf("\nBenchmarks (pure environment, observations written every step):\n");
+    for (int bench = 1; bench <= 3; bench++)
+        bench_env(bench);
     printf("\nActor networks, forward and forward+backward (BPTT), from zero state:\n");
     for (int bench = 1; bench <= 2; bench++) {
         int cut = bench_get(bench)->train_cut;

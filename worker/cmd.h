@@ -5,5 +5,6 @@
 #define NMN_CMD_H
 
 int cmd_describe(int argc, char **argv);
+int cmd_env_stats(int argc, char **argv);
 
 #endif

@@ -1,5 +1,5 @@
-/* nmn-worker - the compute side of nmnfarm: describe networks, and (later
- * issues) run benchmarks and train jobs. */
+/* nmn-worker - the compute side of nmnfarm: describe networks, run the
+ * benchmarks, and (later issues) train jobs. */
 #include <stdio.h>
 #include <string.h>
 
@@ -12,6 +12,7 @@ static const struct {
     const char *help;
 } cmds[] = {
     {"describe", cmd_describe, "print the layer tables of the actor and critic"},
+    {"env-stats", cmd_env_stats, "run a benchmark with a fixed policy; summarise returns"},
 };
 
 static void usage(FILE *out)
