@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <jansson.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -179,8 +180,13 @@ void config_format(const job_config_t *c, const cfg_key_t *k, char *buf, size_t 
         snprintf(buf, len, "%ld", *(const long *)p);
         break;
     case CFG_DOUBLE: {
-        /* the shortest text that reads back as the same double */
+        /* integers plainly; else the shortest text that reads back as the
+         * same double */
         double v = *(const double *)p;
+        if (v == floor(v) && fabs(v) < 1e15) {
+            snprintf(buf, len, "%.0f", v);
+            break;
+        }
         for (int prec = 1; prec <= 17; prec++) {
             snprintf(buf, len, "%.*g", prec, v);
             if (strtod(buf, NULL) == v)
@@ -205,4 +211,70 @@ void config_print_help(FILE *out)
             snprintf(range, sizeof range, "[%.10g, %.10g]", k->min, k->max);
         fprintf(out, "  %-18s %-28s default %-12s %s\n", k->name, range, def, k->help);
     }
+}
+
+int config_to_json(const job_config_t *c, char *buf, size_t len)
+{
+    size_t n = 0;
+    char v[64];
+    n += (size_t)snprintf(buf, len, "{");
+    for (size_t i = 0; i < cfg_nkeys; i++) {
+        const cfg_key_t *k = &cfg_keys[i];
+        config_format(c, k, v, sizeof v);
+        const char *q = k->type == CFG_ENUM ? "\"" : "";
+        n += (size_t)snprintf(buf + (n < len ? n : len), n < len ? len - n : 0,
+                              "%s\"%s\":%s%s%s", i ? "," : "", k->name, q, v, q);
+    }
+    n += (size_t)snprintf(buf + (n < len ? n : len), n < len ? len - n : 0, "}");
+    return (int)n;
+}
+
+uint64_t config_hash(const job_config_t *c)
+{
+    char buf[4096];
+    int n = config_to_json(c, buf, sizeof buf);
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (int i = 0; i < n && i < (int)sizeof buf - 1; i++)
+        h = (h ^ (unsigned char)buf[i]) * 0x100000001b3ull;
+    return h;
+}
+
+int config_apply_json(job_config_t *c, const char *json, char *err, size_t errlen)
+{
+    json_error_t je;
+    json_t *root = json_loads(json, 0, &je);
+    if (root == NULL) {
+        snprintf(err, errlen, "line %d column %d: %s", je.line, je.column, je.text);
+        return -1;
+    }
+    if (!json_is_object(root)) {
+        snprintf(err, errlen, "expected a JSON object of config keys");
+        json_decref(root);
+        return -1;
+    }
+    job_config_t tmp = *c; /* all or nothing */
+    const char *key;
+    json_t *val;
+    int rc = 0;
+    json_object_foreach(root, key, val)
+    {
+        char text[64];
+        if (json_is_string(val))
+            snprintf(text, sizeof text, "%s", json_string_value(val));
+        else if (json_is_integer(val))
+            snprintf(text, sizeof text, "%" JSON_INTEGER_FORMAT, json_integer_value(val));
+        else if (json_is_real(val))
+            snprintf(text, sizeof text, "%.17g", json_real_value(val));
+        else {
+            snprintf(err, errlen, "%s: expected a number or a string", key);
+            rc = -1;
+            break;
+        }
+        if ((rc = config_set(&tmp, key, text, err, errlen)) != 0)
+            break;
+    }
+    json_decref(root);
+    if (rc == 0)
+        *c = tmp;
+    return rc;
 }

@@ -6,6 +6,7 @@
 #define NMN_CONFIG_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "bench.h"
@@ -64,5 +65,14 @@ void config_format(const job_config_t *c, const cfg_key_t *k, char *buf,
                    size_t len);
 /* One line per key: name, type/range, default, help. */
 void config_print_help(FILE *out);
+/* Canonical JSON: every key in table order, numbers in their shortest
+ * round-trip form, no spaces. Returns the length written (like snprintf). */
+int config_to_json(const job_config_t *c, char *buf, size_t len);
+/* FNV-1a 64 of the canonical JSON: a job's identity. */
+uint64_t config_hash(const job_config_t *c);
+/* Applies a JSON object of overrides {"key": value, ...} (numbers or
+ * strings) on top of c. Returns 0, or -1 with a message naming the key. */
+int config_apply_json(job_config_t *c, const char *json, char *err,
+                      size_t errlen);
 
 #endif

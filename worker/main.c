@@ -1,5 +1,5 @@
 /* nmn-worker - the compute side of nmnfarm: describe networks, run the
- * benchmarks, and (later issues) train jobs. */
+ * benchmarks, train jobs. */
 #include <stdio.h>
 #include <string.h>
 
@@ -13,6 +13,7 @@ static const struct {
 } cmds[] = {
     {"describe", cmd_describe, "print the layer tables of the actor and critic"},
     {"env-stats", cmd_env_stats, "run a benchmark with a fixed policy; summarise returns"},
+    {"train", cmd_train, "train one job with PPO (standalone, no daemon)"},
 };
 
 static void usage(FILE *out)
