@@ -8,7 +8,7 @@
 
 CC      ?= cc
 BUILD   ?= build
-PKGS    := libuv sqlite3 yaml-0.1 jansson openblas libsystemd
+PKGS    := libuv sqlite3 yaml-0.1 jansson libsystemd
 OPT     ?= -O3
 # -fno-trapping-math lets loops with float selects vectorise; it changes no
 # value. Never -ffast-math: NaN checks and bitwise reproducibility need IEEE.
@@ -16,8 +16,16 @@ CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -g $(OPT) \
            -fno-trapping-math $(SAN)
 # Lazily expanded: `make deps` may have to install pkg-config's packages
 # before these can be read.
-PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
-PKG_LIBS   = $(shell pkg-config --libs $(PKGS)) -lm -lpthread
+# OpenBLAS: Debian's pthread flavour, pinned to one thread at start-up
+# (nn_blas_single_thread). Not the serial flavour: it is built without
+# locking, and GEMMs called from two job threads at once return wrong
+# results (tests/unit/test_nn_core checks this). The rpath keeps the
+# loader from swapping in whichever flavour the alternatives system picked.
+BLAS_DIR   = /usr/lib/$(shell $(CC) -print-multiarch)/openblas-pthread
+BLAS_INC   = /usr/include/$(shell $(CC) -print-multiarch)/openblas-pthread
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS)) -I$(BLAS_INC)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS)) -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) \
+             -lopenblas -lm -lpthread
 GOLDEN_DIR ?= $(abspath ../shared/golden)
 
 LIB_SRC := $(wildcard common/*.c worker/nn/*.c worker/env/*.c worker/ppo/*.c)

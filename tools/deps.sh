@@ -4,7 +4,7 @@
 set -eu
 
 PKGS="build-essential pkg-config libuv1-dev libsqlite3-dev sqlite3 libyaml-dev
-libopenblas-serial-dev libsystemd-dev libjansson-dev libcmocka-dev gnuplot-nox
+libopenblas-pthread-dev libsystemd-dev libjansson-dev libcmocka-dev gnuplot-nox
 valgrind"
 
 missing=""

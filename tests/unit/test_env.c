@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "../../worker/env/env.h"
+#include "../../worker/nn/ops.h"
 
 #define PI 3.141592653589793
 
@@ -315,5 +316,6 @@ int main(void)
         cmocka_unit_test(test_determinism),
         cmocka_unit_test(test_save_load),
     };
+    nn_blas_single_thread(); /* one job = one thread, as in every binary */
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

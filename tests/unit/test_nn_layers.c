@@ -413,5 +413,6 @@ int main(void)
         cmocka_unit_test(test_gru_fd),
         cmocka_unit_test(test_nmdense_fd),
     };
+    nn_blas_single_thread(); /* one job = one thread, as in every binary */
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

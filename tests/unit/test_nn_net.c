@@ -435,5 +435,6 @@ int main(void)
         cmocka_unit_test(test_fd_networks),
         cmocka_unit_test(test_chunk_boundaries),
     };
+    nn_blas_single_thread(); /* one job = one thread, as in every binary */
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -29,8 +29,9 @@ void act_forward(enum nn_act act, float *y, size_t n);
 void act_backward(enum nn_act act, float *d, const float *y, size_t n);
 /* acc (n) += column sums of d (rows, n) */
 void nn_colsum(float *acc, const float *d, int rows, int n, int ldd);
-/* Makes the serial-BLAS contract explicit: one job is one thread.
- * Returns the thread count OpenBLAS reports afterwards (always 1). */
+/* One job is one thread: pins OpenBLAS to the calling thread. Call once at
+ * start-up, before any job thread exists. Returns the thread count OpenBLAS
+ * reports afterwards (1). */
 int nn_blas_single_thread(void);
 
 #endif

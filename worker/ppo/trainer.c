@@ -30,6 +30,11 @@ static void *zalloc(size_t n, size_t size, int *fail)
 int trainer_init(trainer_t *t, const job_config_t *cfg, char *err, size_t errlen)
 {
     memset(t, 0, sizeof *t);
+    if (openblas_get_num_threads() != 1) {
+        snprintf(err, errlen, "OpenBLAS runs %d threads; jobs need 1 (call "
+                 "nn_blas_single_thread() at start-up)", openblas_get_num_threads());
+        return -1;
+    }
     t->cfg = *cfg;
     t->bench = config_bench(cfg);
     t->B = cfg->batch, t->T = t->bench->episode_len, t->cut = config_train_cut(cfg);
