@@ -32,11 +32,13 @@ LIB_SRC := $(wildcard common/*.c worker/nn/*.c worker/env/*.c worker/ppo/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 TEST_SRC := $(wildcard tests/unit/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+# Tests that train for real: release build only (minutes under ASan).
+LEARN_BIN := $(patsubst tests/learn/%.c,$(BUILD)/tests/%,$(wildcard tests/learn/test_*.c))
 TEST_LIB := $(BUILD)/tests/golden.o
 BINS := $(BUILD)/nmn-worker $(BUILD)/nmn-bench
 
 .PHONY: all deps test check asan bench demo clean
-all: $(BINS) $(TEST_BIN)
+all: $(BINS) $(TEST_BIN) $(LEARN_BIN)
 
 deps:
 	@./tools/deps.sh
@@ -63,6 +65,10 @@ $(BUILD)/tests/golden.o: tests/unit/golden.c
 $(BUILD)/tests/%: tests/unit/%.c $(TEST_LIB) $(BUILD)/libnmn.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) $< $(TEST_LIB) $(BUILD)/libnmn.a $(PKG_LIBS) -lcmocka -o $@
+
+$(BUILD)/tests/%: tests/learn/%.c $(BUILD)/libnmn.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) $< $(BUILD)/libnmn.a $(PKG_LIBS) -lcmocka -o $@
 
 # The unit suite again under AddressSanitizer + UndefinedBehaviorSanitizer.
 asan:
