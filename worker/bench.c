@@ -2,8 +2,9 @@
  *
  * Everything is measured in one run so that figures can be compared as
  * ratios: the single-thread SGEMM rate (at 1024^3 and at the networks' own
- * shapes), then forward and forward+backward of the actors, with their
- * achieved GFLOP/s (GEMM FLOPs counted analytically) against that rate. */
+ * shapes), environment steps per second, forward and forward+backward of
+ * the actors, then whole PPO iterations, with achieved GFLOP/s (GEMM FLOPs
+ * counted analytically) against the SGEMM rate. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 #include "../common/rng.h"
 #include "env/env.h"
 #include "nn/net.h"
+#include "ppo/trainer.h"
 #include "nn/ops.h"
 
 static double now(void)
@@ -162,6 +164,54 @@ static void bench_env(int bench)
     env_free(&c.env);
 }
 
+/* One PPO iteration in steady state, with the replay buffer full: after a
+ * first real iteration, its slot is copied into the buffer's next ones
+ * (real data: zeros would not do, see the notes on exploding BPTT
+ * gradients), so the timed iteration's value update does the work of every
+ * later iteration. */
+static void bench_ppo(int bench, enum nn_arch arch, double peak)
+{
+    job_config_t c;
+    config_defaults(&c);
+    c.bench = bench - 1, c.arch = arch, c.seed = 1, c.episodes = 1000000;
+    trainer_t t;
+    char err[256];
+    if (trainer_init(&t, &c, err, sizeof err)) {
+        fprintf(stderr, "nmn-bench: %s\n", err);
+        exit(2);
+    }
+    ppo_episode_t *eps = calloc((size_t)t.B, sizeof *eps);
+    ppo_iter_t it;
+    size_t so = (size_t)t.cut * t.B * t.od, sr = (size_t)t.cut * t.B;
+    for (int round = 0; round < 2; round++) {
+        if (trainer_iterate(&t, eps, &it, err, sizeof err)) {
+            fprintf(stderr, "nmn-bench: %s\n", err);
+            exit(2);
+        }
+        for (int k = 1; round == 0 && k < c.replay - 1; k++) {
+            memcpy(t.rb_obs + k * so, t.rb_obs, sizeof(float) * so);
+            memcpy(t.rb_ret + k * sr, t.rb_ret, sizeof(float) * sr);
+            t.rb_count = k + 1, t.rb_head = k + 1;
+        }
+    }
+    /* GEMM FLOPs of the update phase, counted from the layer shapes */
+    const int rows_b = t.B * t.nchunk, steps = c.policy_steps;
+    double af = net_flops(&t.actor, t.chunk, rows_b, 0), ab = net_flops(&t.actor, t.chunk, rows_b, 1);
+    double cf = net_flops(&t.critic, t.chunk, rows_b, 0), cb = net_flops(&t.critic, t.chunk, rows_b, 1);
+    double policy_flops = (2 + steps) * af + steps * ab;
+    double value_flops = c.replay * (cf + c.value_epochs * (cf + cb));
+    double env_steps = (double)t.B * t.T, iter_s = (it.rollout_ms + it.update_ms) / 1e3;
+    double upd_s = (it.policy_ms + it.value_ms) / 1e3;
+    double gf = (policy_flops + value_flops) / upd_s * 1e-9;
+    printf("  %-10s %s  rollout %7.0f env-steps/s | policy update %6.2f s | value update %6.2f s | "
+           "iteration %6.2f s | end-to-end %6.0f env-steps/s | update %5.1f GFLOP/s = %3.0f%% of SGEMM\n",
+           t.bench->name, net_arch_name(arch), env_steps / (it.rollout_ms / 1e3), it.policy_ms / 1e3,
+           it.value_ms / 1e3, iter_s, env_steps / iter_s, gf, 100 * gf / peak);
+    fflush(stdout);
+    free(eps);
+    trainer_free(&t);
+}
+
 int main(void)
 {
     nn_blas_single_thread();
@@ -185,5 +235,10 @@ int main(void)
             bench_net(bench, arch, 200, 50 * cut / 200, peak);
         }
     }
+    printf("\nPPO iterations (defaults: 50 episodes, 20 policy steps, 10 value epochs over 3 "
+           "iterations of replay), one thread:\n");
+    for (int bench = 1; bench <= 3; bench++)
+        for (int arch = 0; arch < 2; arch++)
+            bench_ppo(bench, arch, peak);
     return 0;
 }

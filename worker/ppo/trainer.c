@@ -361,9 +361,13 @@ int trainer_iterate(trainer_t *t, ppo_episode_t *eps, ppo_iter_t *it, char *err,
     double t1 = now_ms();
     values(t);
     gae_compute(t->r, t->v, t->T, t->B, t->cut, t->cfg.gamma, t->cfg.lambda, t->ret, t->adv);
+    double t2 = now_ms();
     policy_update(t, it);
+    double t3 = now_ms();
     value_update(t, it);
-    it->rollout_ms = t1 - t0, it->update_ms = now_ms() - t1;
+    double t4 = now_ms();
+    it->rollout_ms = t1 - t0, it->update_ms = t4 - t1;
+    it->policy_ms = t3 - t2, it->value_ms = t4 - t3;
     if (!all_finite(t->actor_p, t->actor.n_params) || !all_finite(t->critic_p, t->critic.n_params)) {
         snprintf(err, errlen, "iteration %lld: the %s parameters became non-finite; the job stops "
                  "(its last checkpoint is intact)", (long long)t->iteration,

@@ -32,7 +32,8 @@ typedef struct ppo_iter {
     double policy_loss;    /* at the last Adam step */
     double value_loss;     /* mean over the last epoch's minibatches */
     double mean_logvar;    /* of the updated actor over the batch */
-    double rollout_ms, update_ms;
+    double rollout_ms, update_ms; /* update: values, GAE, policy, value */
+    double policy_ms, value_ms;   /* the policy and the value updates */
 } ppo_iter_t;
 
 typedef struct trainer {
