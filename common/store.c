@@ -443,6 +443,34 @@ fail:
     return -1;
 }
 
+/* Moves job_id from one of the states in `from` to `to`; 1 if it moved. */
+static int move_state(store_t *s, int64_t job_id, const char *from_sql, const char *to,
+                      char *err, size_t errlen, const char *what)
+{
+    sqlite3_stmt *st = prep(s, from_sql);
+    if (st == NULL)
+        return fail(s, err, errlen, what);
+    sqlite3_bind_int64(st, 1, job_id);
+    sqlite3_bind_text(st, 2, to, -1, SQLITE_STATIC);
+    if (run(st))
+        return fail(s, err, errlen, what);
+    return sqlite3_changes(s->db) > 0;
+}
+
+int store_cancel_queued(store_t *s, int64_t job_id, char *err, size_t errlen)
+{
+    return move_state(s, job_id, "UPDATE jobs SET state = ?2, finished_at = "
+                      "strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?1 AND state = 'queued'",
+                      "cancelled", err, errlen, "cancel");
+}
+
+int store_retry(store_t *s, int64_t job_id, char *err, size_t errlen)
+{
+    return move_state(s, job_id, "UPDATE jobs SET state = ?2, error = NULL, finished_at = NULL "
+                      "WHERE id = ?1 AND state IN ('failed', 'cancelled')",
+                      "queued", err, errlen, "retry");
+}
+
 int store_recover(store_t *s, char *err, size_t errlen)
 {
     if (exec(s, "BEGIN IMMEDIATE", err, errlen, "recover"))

@@ -87,6 +87,13 @@ int store_put_checkpoint(store_t *s, int64_t job_id, int64_t attempt_id,
  * Returns STORE_STALE if the attempt was not current (nothing changes). */
 int store_end_attempt(store_t *s, int64_t job_id, int64_t attempt_id, const char *outcome,
                       const char *error, char *err, size_t errlen);
+/* A queued job becomes cancelled (a running one is cancelled by ending its
+ * attempt). Returns 1 if it changed, 0 if the job was not queued. */
+int store_cancel_queued(store_t *s, int64_t job_id, char *err, size_t errlen);
+/* A failed or cancelled job goes back to the queue (its error cleared; it
+ * resumes from its checkpoint if it has one). Returns 1 if it changed, 0 if
+ * the job was in another state. */
+int store_retry(store_t *s, int64_t job_id, char *err, size_t errlen);
 /* After a crash: every job left running goes back to queued (its attempt
  * ends as 'lost'); returns how many, or -1. */
 int store_recover(store_t *s, char *err, size_t errlen);

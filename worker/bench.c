@@ -6,12 +6,16 @@
  * the actors, then whole PPO iterations, with achieved GFLOP/s (GEMM FLOPs
  * counted analytically) against the SGEMM rate. */
 #include <math.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "../common/rng.h"
+#include "../common/store.h"
 #include "env/env.h"
 #include "nn/net.h"
 #include "ppo/trainer.h"
@@ -164,6 +168,94 @@ static void bench_env(int bench)
     env_free(&c.env);
 }
 
+/* --- the store ------------------------------------------------------------ */
+
+typedef struct poller {
+    const char *path;
+    volatile int stop;
+    long polls, errors;
+} poller_t;
+
+/* A reader like nmnctl: its own read-only connection, polling the curves. */
+static void *poll_curves(void *arg)
+{
+    poller_t *p = arg;
+    store_t *r;
+    char err[256];
+    if (store_open(&r, p->path, 1, err, sizeof err)) {
+        p->errors++;
+        return NULL;
+    }
+    while (!p->stop) {
+        sqlite3_stmt *st;
+        if (sqlite3_prepare_v2(store_db(r), "SELECT count(*), max(mean) FROM curves", -1, &st,
+                               NULL) != SQLITE_OK || sqlite3_step(st) != SQLITE_ROW)
+            p->errors++;
+        else
+            p->polls++;
+        sqlite3_finalize(st);
+    }
+    store_close(r);
+    return NULL;
+}
+
+/* Episode rows per second through store_put_batch, in 50-row batches with
+ * one iteration row each, over 8 running jobs, while a reader polls. */
+static void bench_store(void)
+{
+    char path[64], err[256];
+    snprintf(path, sizeof path, "/tmp/nmn-bench-%d.db", (int)getpid());
+    store_t *s;
+    if (store_open(&s, path, 0, err, sizeof err)) {
+        fprintf(stderr, "nmn-bench: %s\n", err);
+        exit(2);
+    }
+    enum { JOBS = 8, ROWS = 50 };
+    store_job_t jobs[JOBS];
+    char hashes[JOBS][17];
+    for (int j = 0; j < JOBS; j++) {
+        snprintf(hashes[j], sizeof hashes[j], "%016x", 0xbe000 + j);
+        jobs[j] = (store_job_t){"{}", hashes[j], "target1d", j % 2 ? "rnn" : "nmn", j / 2, 100000, 0};
+    }
+    int64_t sweep, job[JOBS], attempt[JOBS];
+    int n;
+    store_claim_t c;
+    store_insert_sweep(s, "bench", "bench", jobs, JOBS, &sweep, &n, err, sizeof err);
+    for (int j = 0; j < JOBS && store_claim_next(s, "local", &c, err, sizeof err) == 1; j++) {
+        job[j] = c.job_id, attempt[j] = c.attempt_id;
+        store_claim_free(&c);
+    }
+    poller_t p = {path, 0, 0, 0};
+    pthread_t th;
+    pthread_create(&th, NULL, poll_curves, &p);
+    store_episode_t eps[ROWS];
+    long rows = 0;
+    double t0 = now();
+    for (int64_t it = 0; now() - t0 < 2.0; it++)
+        for (int j = 0; j < JOBS; j++) {
+            for (int i = 0; i < ROWS; i++)
+                eps[i] = (store_episode_t){it * ROWS + i, -5000.0 + (double)i, 3, 0};
+            store_iteration_t row = {.iteration = it, .episodes_done = (it + 1) * ROWS, .kl = 0.003};
+            int ins;
+            if (store_put_batch(s, job[j], attempt[j], eps, ROWS, &row, &ins, err, sizeof err)) {
+                fprintf(stderr, "nmn-bench: %s\n", err);
+                exit(2);
+            }
+            rows += ins;
+        }
+    double secs = now() - t0;
+    p.stop = 1;
+    pthread_join(th, NULL);
+    printf("  %ld episode rows in %.2f s: %.0f rows/s in %d-row batches (one iteration row each), "
+           "while a reader polled the curve view %ld times (%ld errors)\n",
+           rows, secs, rows / secs, ROWS, p.polls, p.errors);
+    store_close(s);
+    char f[80];
+    unlink(path);
+    snprintf(f, sizeof f, "%s-wal", path), unlink(f);
+    snprintf(f, sizeof f, "%s-shm", path), unlink(f);
+}
+
 /* One PPO iteration in steady state, with the replay buffer full: after a
  * first real iteration, its slot is copied into the buffer's next ones
  * (real data: zeros would not do, see the notes on exploding BPTT
@@ -226,6 +318,8 @@ int main(void)
     printf("\nBenchmarks (pure environment, observations written every step):\n");
     for (int bench = 1; bench <= 3; bench++)
         bench_env(bench);
+    printf("\nThe store (SQLite, WAL, synchronous=NORMAL):\n");
+    bench_store();
     printf("\nActor networks, forward and forward+backward (BPTT), from zero state:\n");
     for (int bench = 1; bench <= 2; bench++) {
         int cut = bench_get(bench)->train_cut;

@@ -195,6 +195,40 @@ static void test_exactly_once(void **state)
     store_close(s);
 }
 
+/* Priority then age; cancel and retry; a failure keeps its error. */
+static void test_queue_states(void **state)
+{
+    (void)state;
+    fresh_path();
+    store_t *s = open_rw();
+    store_job_t jobs[3] = {job("00000000000000f1", 1, "nmn"), job("00000000000000f2", 2, "nmn"),
+                           job("00000000000000f3", 3, "nmn")};
+    jobs[2].priority = 5;
+    int64_t sweep;
+    int n;
+    assert_int_equal(store_insert_sweep(s, "q", "y", jobs, 3, &sweep, &n, err, sizeof err), 0);
+    store_claim_t a, b, c;
+    assert_int_equal(store_claim_next(s, "local", &a, err, sizeof err), 1);
+    assert_int_equal(q_int(s, "SELECT seed FROM jobs WHERE state = 'running'"), 3); /* priority */
+    assert_int_equal(store_cancel_queued(s, 2, err, sizeof err), 1);
+    assert_int_equal(store_cancel_queued(s, a.job_id, err, sizeof err), 0); /* running: not here */
+    assert_int_equal(store_claim_next(s, "local", &b, err, sizeof err), 1);
+    assert_int_equal(q_int(s, "SELECT seed FROM jobs WHERE id = (SELECT job_id FROM attempts ORDER BY id DESC LIMIT 1)"), 1);
+    assert_int_equal(store_claim_next(s, "local", &c, err, sizeof err), 0); /* the rest is cancelled */
+    assert_int_equal(store_end_attempt(s, b.job_id, b.attempt_id, "failed", "iteration 3: non-finite",
+                                       err, sizeof err), 0);
+    assert_int_equal(q_int(s, "SELECT count(*) FROM jobs WHERE state = 'failed' AND error LIKE 'iteration 3%'"), 1);
+    assert_int_equal(store_retry(s, b.job_id, err, sizeof err), 1);
+    assert_int_equal(store_retry(s, 2, err, sizeof err), 1);
+    assert_int_equal(store_retry(s, a.job_id, err, sizeof err), 0); /* running */
+    assert_int_equal(q_int(s, "SELECT count(*) FROM jobs WHERE state = 'queued' AND error IS NULL"), 2);
+    assert_int_equal(store_end_attempt(s, a.job_id, a.attempt_id, "requeued", NULL, err, sizeof err), 0);
+    assert_int_equal(q_int(s, "SELECT count(*) FROM jobs WHERE state = 'queued'"), 3);
+    assert_int_equal(store_end_attempt(s, a.job_id, a.attempt_id, "bogus", NULL, err, sizeof err), -1);
+    store_claim_free(&a), store_claim_free(&b);
+    store_close(s);
+}
+
 /* Three seeds with constant returns 1, 2 and 6, and one job whose return
  * is its episode number (running mean e/2 while e < 1000). */
 static void test_curve_views(void **state)
@@ -323,6 +357,7 @@ int main(void)
         cmocka_unit_test(test_migrations),
         cmocka_unit_test(test_sweep_idempotent),
         cmocka_unit_test(test_exactly_once),
+        cmocka_unit_test(test_queue_states),
         cmocka_unit_test(test_curve_views),
         cmocka_unit_test(test_reader_beside_writer),
     };
