@@ -36,7 +36,7 @@ TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 # Tests that train for real: release build only (minutes under ASan).
 LEARN_BIN := $(patsubst tests/learn/%.c,$(BUILD)/tests/%,$(wildcard tests/learn/test_*.c))
 TEST_LIB := $(BUILD)/tests/golden.o
-BINS := $(BUILD)/nmn-worker $(BUILD)/nmn-bench
+BINS := $(BUILD)/nmn-worker $(BUILD)/nmn-bench $(BUILD)/nmnd $(BUILD)/nmnctl
 
 .PHONY: all deps test check asan bench demo clean
 all: $(BINS) $(TEST_BIN) $(LEARN_BIN)
@@ -62,6 +62,13 @@ $(BUILD)/libnmn.a: $(LIB_OBJ)
 
 WORKER_OBJ := $(patsubst %.c,$(BUILD)/%.o,worker/main.c worker/args.c $(wildcard worker/cmd_*.c))
 $(BUILD)/nmn-worker: $(WORKER_OBJ) $(BUILD)/libnmn.a
+	$(CC) $(CFLAGS) $^ $(PKG_LIBS) -o $@
+
+DAEMON_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(wildcard daemon/*.c))
+$(BUILD)/nmnd: $(DAEMON_OBJ) $(BUILD)/libnmn.a
+	$(CC) $(CFLAGS) $^ $(PKG_LIBS) -o $@
+
+$(BUILD)/nmnctl: $(BUILD)/tools/nmnctl.o $(BUILD)/libnmn.a
 	$(CC) $(CFLAGS) $^ $(PKG_LIBS) -o $@
 
 $(BUILD)/nmn-bench: $(BUILD)/worker/bench.o $(BUILD)/libnmn.a
@@ -104,4 +111,4 @@ demo: deps
 clean:
 	rm -rf build
 
--include $(LIB_OBJ:.o=.d) $(WORKER_OBJ:.o=.d) $(BUILD)/worker/bench.d $(BUILD)/tests/golden.d
+-include $(LIB_OBJ:.o=.d) $(WORKER_OBJ:.o=.d) $(DAEMON_OBJ:.o=.d) $(BUILD)/tools/nmnctl.d $(BUILD)/worker/bench.d $(BUILD)/tests/golden.d

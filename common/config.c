@@ -278,3 +278,18 @@ int config_apply_json(job_config_t *c, const char *json, char *err, size_t errle
         *c = tmp;
     return rc;
 }
+
+int config_check(const job_config_t *c, char *err, size_t errlen)
+{
+    int cut = config_train_cut(c), T = config_bench(c)->episode_len;
+    if (cut > T || cut % c->chunk) {
+        snprintf(err, errlen, "train_cut %d must be at most the episode length %d and a "
+                 "multiple of chunk %d", cut, T, c->chunk);
+        return -1;
+    }
+    if (c->beta_min > c->beta_max || c->beta_init < c->beta_min || c->beta_init > c->beta_max) {
+        snprintf(err, errlen, "need beta_min <= beta_init <= beta_max");
+        return -1;
+    }
+    return 0;
+}

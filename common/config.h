@@ -57,6 +57,9 @@ const cfg_key_t *config_find(const char *name);
  * with a message naming the key, the value and what was expected. */
 int config_set(job_config_t *c, const char *key, const char *value,
                char *err, size_t errlen);
+/* Checks what single keys cannot: train_cut within the episode and a
+ * multiple of chunk, beta_min <= beta_init <= beta_max. 0 or -1. */
+int config_check(const job_config_t *c, char *err, size_t errlen);
 /* "key=value"; the same errors. */
 int config_set_pair(job_config_t *c, const char *pair, char *err,
                     size_t errlen);

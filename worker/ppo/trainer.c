@@ -39,16 +39,8 @@ int trainer_init(trainer_t *t, const job_config_t *cfg, char *err, size_t errlen
     t->bench = config_bench(cfg);
     t->B = cfg->batch, t->T = t->bench->episode_len, t->cut = config_train_cut(cfg);
     t->chunk = cfg->chunk, t->act = t->bench->act_dim, t->od = t->bench->obs_dim;
-    if (t->cut > t->T || t->cut % t->chunk) {
-        snprintf(err, errlen, "train_cut %d must be at most the episode length %d and a "
-                 "multiple of chunk %d", t->cut, t->T, t->chunk);
+    if (config_check(cfg, err, errlen))
         return -1;
-    }
-    if (cfg->beta_min > cfg->beta_max || cfg->beta_init < cfg->beta_min ||
-        cfg->beta_init > cfg->beta_max) {
-        snprintf(err, errlen, "need beta_min <= beta_init <= beta_max");
-        return -1;
-    }
     t->nchunk = t->cut / t->chunk;
     t->total_episodes = (cfg->episodes + t->B - 1) / t->B * t->B;
     if (net_init(&t->actor, t->bench, cfg->arch, ROLE_ACTOR, cfg->z_groups, err, errlen) ||
