@@ -90,7 +90,7 @@ $(BUILD)/tests/%: tests/learn/%.c $(BUILD)/libnmn.a
 asan:
 	@$(MAKE) --no-print-directory BUILD=build/asan OPT=-O1 \
 	  SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" \
-	  build/asan/nmn-worker $(TEST_BIN:$(BUILD)/%=build/asan/%)
+	  build/asan/nmn-worker build/asan/nmnd $(TEST_BIN:$(BUILD)/%=build/asan/%)
 
 test: deps
 	@$(MAKE) --no-print-directory check

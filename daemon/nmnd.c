@@ -458,6 +458,7 @@ int main(int argc, char **argv)
         }
     }
     nn_blas_single_thread();
+    signal(SIGPIPE, SIG_IGN); /* a client gone mid-reply is an error code, not a death */
     char path[PATH_MAX], ckpt[PATH_MAX], sockpath[PATH_MAX], err[1024];
     snprintf(ckpt, sizeof ckpt, "%s/checkpoints", state);
     if ((mkdir(state, 0750) && errno != EEXIST) || (mkdir(ckpt, 0750) && errno != EEXIST)) {

@@ -13,7 +13,8 @@ typedef struct conn {
     struct server *srv;
     char *buf;
     size_t len, cap;
-    int closing;
+    int closing, draining; /* draining: no more requests; close when written */
+    int pending;           /* writes not yet completed */
     struct conn *next, *prev;
 } conn_t;
 
@@ -49,36 +50,53 @@ static void conn_close(conn_t *c)
     }
 }
 
+typedef struct out {
+    uv_write_t req;
+    conn_t *c;
+    char line[];
+} out_t;
+
 static void write_done(uv_write_t *req, int status)
 {
-    (void)status;
-    free(req->data);
-    free(req);
+    out_t *o = (out_t *)req;
+    conn_t *c = o->c;
+    c->pending--;
+    if (status < 0 || (c->draining && c->pending == 0))
+        conn_close(c);
+    free(o);
+}
+
+/* Sends one reply line; with close_after, closes once it is written (a
+ * close right away would cancel the write). */
+static void send_reply(conn_t *c, json_t *reply, int close_after)
+{
+    char *text = json_dumps(reply, JSON_COMPACT);
+    json_decref(reply);
+    size_t n = text ? strlen(text) : 0;
+    out_t *o = text && !c->closing && !c->draining ? malloc(sizeof *o + n + 1) : NULL;
+    if (o == NULL) {
+        free(text);
+        if (close_after)
+            conn_close(c);
+        return;
+    }
+    memcpy(o->line, text, n);
+    o->line[n] = '\n';
+    free(text);
+    o->c = c;
+    c->draining |= close_after; /* nothing more after the last word */
+    uv_buf_t b = uv_buf_init(o->line, (unsigned)(n + 1));
+    if (uv_write(&o->req, (uv_stream_t *)&c->pipe, &b, 1, write_done)) {
+        free(o);
+        conn_close(c);
+        return;
+    }
+    c->pending++;
 }
 
 static void send_json(conn_t *c, json_t *reply)
 {
-    char *text = json_dumps(reply, JSON_COMPACT);
-    json_decref(reply);
-    if (text == NULL || c->closing) {
-        free(text);
-        return;
-    }
-    size_t n = strlen(text);
-    char *line = realloc(text, n + 2);
-    if (line == NULL) {
-        free(text);
-        return;
-    }
-    line[n] = '\n', line[n + 1] = 0;
-    uv_write_t *req = malloc(sizeof *req);
-    uv_buf_t b = uv_buf_init(line, (unsigned)(n + 1));
-    req->data = line;
-    if (uv_write(req, (uv_stream_t *)&c->pipe, &b, 1, write_done)) {
-        free(line);
-        free(req);
-        conn_close(c);
-    }
+    send_reply(c, reply, 0);
 }
 
 static json_t *error_reply(const char *fmt, const char *detail)
@@ -117,9 +135,15 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b)
 static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *b)
 {
     conn_t *c = st->data;
-    if (nread < 0) { /* EOF or error: the client is gone */
+    if (nread < 0) { /* EOF: close once the pending replies are written */
         free(b->base);
-        conn_close(c);
+        c->draining = 1;
+        if (nread != UV_EOF || c->pending == 0)
+            conn_close(c);
+        return;
+    }
+    if (c->draining) {
+        free(b->base);
         return;
     }
     if (c->len + (size_t)nread > c->cap) {
@@ -138,23 +162,20 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *b)
     c->len += (size_t)nread;
     free(b->base);
     size_t start = 0;
-    for (size_t i = 0; i < c->len && !c->closing; i++) {
+    for (size_t i = 0; i < c->len && !c->closing && !c->draining; i++) {
         if (c->buf[i] == '\n') {
             if (i > start)
                 handle_line(c, c->buf + start, i - start);
             start = i + 1;
         } else if (c->buf[i] == 0) {
-            send_json(c, error_reply("%s", "a NUL byte in a request; closing the connection"));
-            conn_close(c);
+            send_reply(c, error_reply("%s", "a NUL byte in a request; closing the connection"), 1);
         }
     }
     memmove(c->buf, c->buf + start, c->len - start);
     c->len -= start;
-    if (c->len > SERVER_MAX_LINE && !c->closing) {
-        send_json(c, error_reply("request line longer than %s bytes; closing the connection",
-                                 "1048576"));
-        conn_close(c);
-    }
+    if (c->len > SERVER_MAX_LINE && !c->closing && !c->draining)
+        send_reply(c, error_reply("request line longer than %s bytes; closing the connection",
+                                  "1048576"), 1);
 }
 
 static void on_connection(uv_stream_t *l, int status)

@@ -47,6 +47,16 @@ done
 for t in tests/cli/test_*.sh; do
     [ -f "$t" ] && run_one "cli/$(basename "$t" .sh)" sh "$t"
 done
+for t in tests/integ/test_*.sh; do
+    [ -f "$t" ] && run_one "integ/$(basename "$t" .sh)" sh "$t"
+done
+# the daemon again under ASan+UBSan: LeakSanitizer fails its clean exits
+if [ -x build/asan/nmnd ]; then
+    for t in tests/integ/test_*.sh; do
+        [ -f "$t" ] && NMND=build/asan/nmnd ASAN_OPTIONS=detect_leaks=1 \
+            run_one "integ-asan/$(basename "$t" .sh)" sh "$t"
+    done
+fi
 
 if [ "$pass" -eq 0 ] && [ "$fail" -eq 0 ]; then
     echo "no test ran: is the build complete?" >&2

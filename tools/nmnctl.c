@@ -5,6 +5,7 @@
  * 2 the daemon is unreachable. (Sweeps, status, curves and plots: issue 7.) */
 #include <errno.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,6 +67,7 @@ static int relay(int fd, int lines, int idle_ms)
 
 int main(int argc, char **argv)
 {
+    signal(SIGPIPE, SIG_IGN); /* nmnd may close on us: report it, do not die */
     const char *state = "var", *sock = getenv("NMN_SOCKET");
     int i = 1;
     for (; i + 1 < argc && argv[i][0] == '-'; i += 2) {
