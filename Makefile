@@ -36,9 +36,13 @@ TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 # Tests that train for real: release build only (minutes under ASan).
 LEARN_BIN := $(patsubst tests/learn/%.c,$(BUILD)/tests/%,$(wildcard tests/learn/test_*.c))
 TEST_LIB := $(BUILD)/tests/golden.o
-BINS := $(BUILD)/nmn-worker $(BUILD)/nmn-bench $(BUILD)/nmnd $(BUILD)/nmnctl
+BINS := $(BUILD)/nmn-worker $(BUILD)/nmn-bench $(BUILD)/nmnd $(BUILD)/nmnctl \
+        $(BUILD)/tests/notify-listen
 
-.PHONY: all deps test check asan bench demo clean
+PREFIX  ?= /usr/local
+DESTDIR ?=
+
+.PHONY: all deps test check asan bench demo clean install
 all: $(BINS) $(TEST_BIN) $(LEARN_BIN)
 
 deps:
@@ -82,6 +86,10 @@ $(BUILD)/tests/%: tests/unit/%.c $(TEST_LIB) $(BUILD)/libnmn.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) $< $(TEST_LIB) $(BUILD)/libnmn.a $(PKG_LIBS) -lcmocka -o $@
 
+$(BUILD)/tests/notify-listen: tests/integ/notify_listen.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $< -o $@
+
 $(BUILD)/tests/%: tests/learn/%.c $(BUILD)/libnmn.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) $< $(BUILD)/libnmn.a $(PKG_LIBS) -lcmocka -o $@
@@ -107,6 +115,16 @@ demo: deps
 	@echo "make demo: not yet available - the daemon and the demo sweep land with later issues."
 	@echo "What works now: $(BUILD)/nmn-worker describe --bench target1d --arch nmn"
 	@$(BUILD)/nmn-worker describe --bench target1d --arch nmn
+
+# Binaries, the schema (also compiled in) and the systemd unit.
+install: $(BUILD)/nmnd $(BUILD)/nmnctl $(BUILD)/nmn-worker
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/nmnfarm/schema \
+	  $(DESTDIR)$(PREFIX)/lib/systemd/system
+	install -m 755 $^ $(DESTDIR)$(PREFIX)/bin/
+	install -m 644 $(MIGRATIONS) $(DESTDIR)$(PREFIX)/share/nmnfarm/schema/
+	sed 's|@BINDIR@|$(PREFIX)/bin|g' tools/nmnd.service \
+	  >$(DESTDIR)$(PREFIX)/lib/systemd/system/nmnd.service
+	chmod 644 $(DESTDIR)$(PREFIX)/lib/systemd/system/nmnd.service
 
 clean:
 	rm -rf build

@@ -45,6 +45,7 @@ typedef struct daemon_state {
     uv_timer_t tick, stop_timer;
     int paused, stopping, max_attempts;
     char status[256];
+    const char *log_path; /* NULL: stderr (the journal under systemd) */
 } daemon_t;
 
 static void logmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -203,8 +204,11 @@ static void finish_shutdown(daemon_t *d)
 static void on_signal(uv_signal_t *s, int signum)
 {
     daemon_t *d = s->data;
-    if (signum == SIGHUP) {
-        logmsg("SIGHUP: logs go to stderr (the journal under systemd); nothing to reopen");
+    if (signum == SIGHUP) { /* after logrotate: a fresh file at the same path */
+        if (d->log_path && freopen(d->log_path, "a", stderr) == NULL)
+            return; /* nowhere left to say it */
+        setvbuf(stderr, NULL, _IOLBF, 0);
+        logmsg("SIGHUP: log %s", d->log_path ? "reopened" : "is stderr; nothing to reopen");
         return;
     }
     begin_shutdown(d, signum == SIGTERM ? "SIGTERM" : "SIGINT");
@@ -400,14 +404,15 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: nmnd [--state-dir DIR] [--workers N] [--socket PATH] [--checkpoint-every K]\n"
-            "            [--checkpoint-secs S] [--max-attempts N]\n"
+            "            [--checkpoint-secs S] [--max-attempts N] [--log FILE]\n"
             "  --state-dir       database, checkpoints, socket, lock (default ./var)\n"
             "  --workers         jobs run at once, one thread each (default: online CPUs)\n"
             "  --socket          control socket (default $RUNTIME_DIRECTORY/nmnd.sock under\n"
             "                    systemd, else STATE_DIR/nmnd.sock)\n"
             "  --checkpoint-every  iterations between checkpoints (default 10)\n"
             "  --checkpoint-secs   and at least this often, in seconds (default 300)\n"
-            "  --max-attempts    a job that fails this many times stays failed (default 3)\n");
+            "  --max-attempts    a job that fails this many times stays failed (default 3)\n"
+            "  --log             append the log to FILE, reopened on SIGHUP (default stderr)\n");
 }
 
 static int parse_long(const char *flag, const char *v, long lo, long hi, long *out)
@@ -425,7 +430,7 @@ static int parse_long(const char *flag, const char *v, long lo, long hi, long *o
 
 int main(int argc, char **argv)
 {
-    const char *state = "var", *sock = NULL;
+    const char *state = "var", *sock = NULL, *log_path = NULL;
     long workers = sysconf(_SC_NPROCESSORS_ONLN), every = 10, secs = 300, attempts = 3;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -445,18 +450,25 @@ int main(int argc, char **argv)
             state = v;
         else if (strcmp(a, "--socket") == 0)
             sock = v;
+        else if (strcmp(a, "--log") == 0)
+            log_path = v;
         else if ((strcmp(a, "--workers") == 0 && parse_long(a, v, 1, 1024, &workers)) ||
                  (strcmp(a, "--checkpoint-every") == 0 && parse_long(a, v, 1, 1000000, &every)) ||
                  (strcmp(a, "--checkpoint-secs") == 0 && parse_long(a, v, 1, 86400 * 7, &secs)) ||
                  (strcmp(a, "--max-attempts") == 0 && parse_long(a, v, 1, 1000, &attempts)))
             return 1;
-        else if (strcmp(a, "--workers") && strcmp(a, "--checkpoint-every") &&
+        else if (strcmp(a, "--workers") && strcmp(a, "--checkpoint-every") && strcmp(a, "--log") &&
                  strcmp(a, "--checkpoint-secs") && strcmp(a, "--max-attempts")) {
             fprintf(stderr, "nmnd: unknown argument '%s'\n", a);
             usage(stderr);
             return 1;
         }
     }
+    if (log_path && freopen(log_path, "a", stderr) == NULL) {
+        fprintf(stdout, "nmnd: --log: cannot open %s\n", log_path);
+        return 1;
+    }
+    setvbuf(stderr, NULL, _IOLBF, 0);
     nn_blas_single_thread();
     signal(SIGPIPE, SIG_IGN); /* a client gone mid-reply is an error code, not a death */
     char path[PATH_MAX], ckpt[PATH_MAX], sockpath[PATH_MAX], err[1024];
@@ -481,7 +493,7 @@ int main(int argc, char **argv)
         logmsg("warning: cannot write the pid into %s", path);
 
     daemon_t d = {0};
-    d.max_attempts = (int)attempts;
+    d.max_attempts = (int)attempts, d.log_path = log_path;
     snprintf(path, sizeof path, "%s/nmn.db", state);
     if (store_open(&d.store, path, 0, err, sizeof err)) {
         fprintf(stderr, "nmnd: %s\n", err);
