@@ -48,9 +48,21 @@ typedef struct daemon_state {
     const char *log_path; /* NULL: stderr (the journal under systemd) */
 } daemon_t;
 
+enum { LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG };
+static const char *const log_levels[] = {"error", "warn", "info", "debug"};
+static int log_level = LOG_INFO;
+
+/* Every message is info, but for the ones marked: "error: ...", "warning:
+ * ...", "debug: ..." carry their level in their first word. */
 static void logmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void logmsg(const char *fmt, ...)
 {
+    int level = strncmp(fmt, "error", 5) == 0     ? LOG_ERROR
+                : strncmp(fmt, "warning", 7) == 0 ? LOG_WARN
+                : strncmp(fmt, "debug", 5) == 0   ? LOG_DEBUG
+                                                  : LOG_INFO;
+    if (level > log_level)
+        return;
     va_list ap;
     va_start(ap, fmt);
     fprintf(stderr, "nmnd: ");
@@ -81,7 +93,7 @@ static void schedule(daemon_t *d)
         store_claim_t c;
         int rc = store_claim_next(d->store, "local", &c, err, sizeof err);
         if (rc < 0)
-            logmsg("%s", err);
+            logmsg("error: %s", err);
         if (rc <= 0)
             return;
         logmsg("job %lld: attempt %lld on worker %d%s%s", (long long)c.job_id,
@@ -101,6 +113,9 @@ static void apply(daemon_t *d, pool_msg_t *m)
     switch (m->type) {
     case POOL_BATCH:
         rc = store_put_batch(d->store, m->job_id, m->attempt_id, m->eps, m->n, &m->it, &n, err, sizeof err);
+        if (rc == 0)
+            logmsg("debug: job %lld: iteration %lld, %d new episode rows, kl %.4g", (long long)m->job_id,
+                   (long long)m->it.iteration, n, m->it.kl);
         break;
     case POOL_CHECKPOINT:
         rc = store_put_checkpoint(d->store, m->job_id, m->attempt_id, m->path, m->episode, err, sizeof err);
@@ -124,7 +139,7 @@ static void apply(daemon_t *d, pool_msg_t *m)
         logmsg("job %lld: dropped a late result of superseded attempt %lld", (long long)m->job_id,
                (long long)m->attempt_id);
     else if (rc < 0)
-        logmsg("job %lld: %s", (long long)m->job_id, err);
+        logmsg("error: job %lld: %s", (long long)m->job_id, err);
 }
 
 static void on_results(uv_async_t *a)
@@ -404,7 +419,7 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: nmnd [--state-dir DIR] [--workers N] [--socket PATH] [--checkpoint-every K]\n"
-            "            [--checkpoint-secs S] [--max-attempts N] [--log FILE]\n"
+            "            [--checkpoint-secs S] [--max-attempts N] [--log FILE] [--log-level L]\n"
             "  --state-dir       database, checkpoints, socket, lock (default ./var)\n"
             "  --workers         jobs run at once, one thread each (default: online CPUs)\n"
             "  --socket          control socket (default $RUNTIME_DIRECTORY/nmnd.sock under\n"
@@ -412,7 +427,8 @@ static void usage(FILE *out)
             "  --checkpoint-every  iterations between checkpoints (default 10)\n"
             "  --checkpoint-secs   and at least this often, in seconds (default 300)\n"
             "  --max-attempts    a job that fails this many times stays failed (default 3)\n"
-            "  --log             append the log to FILE, reopened on SIGHUP (default stderr)\n");
+            "  --log             append the log to FILE, reopened on SIGHUP (default stderr)\n"
+            "  --log-level       error|warn|info|debug (default info)\n");
 }
 
 static int parse_long(const char *flag, const char *v, long lo, long hi, long *out)
@@ -452,12 +468,21 @@ int main(int argc, char **argv)
             sock = v;
         else if (strcmp(a, "--log") == 0)
             log_path = v;
+        else if (strcmp(a, "--log-level") == 0) {
+            for (log_level = 3; log_level >= 0 && strcmp(v, log_levels[log_level]); log_level--)
+                ;
+            if (log_level < 0) {
+                fprintf(stderr, "nmnd: --log-level: '%s' is not error|warn|info|debug\n", v);
+                return 1;
+            }
+        }
         else if ((strcmp(a, "--workers") == 0 && parse_long(a, v, 1, 1024, &workers)) ||
                  (strcmp(a, "--checkpoint-every") == 0 && parse_long(a, v, 1, 1000000, &every)) ||
                  (strcmp(a, "--checkpoint-secs") == 0 && parse_long(a, v, 1, 86400 * 7, &secs)) ||
                  (strcmp(a, "--max-attempts") == 0 && parse_long(a, v, 1, 1000, &attempts)))
             return 1;
         else if (strcmp(a, "--workers") && strcmp(a, "--checkpoint-every") && strcmp(a, "--log") &&
+                 strcmp(a, "--log-level") &&
                  strcmp(a, "--checkpoint-secs") && strcmp(a, "--max-attempts")) {
             fprintf(stderr, "nmnd: unknown argument '%s'\n", a);
             usage(stderr);

@@ -32,12 +32,17 @@ JOB='"bench":"target1d","episodes":200,"batch":10,"policy_steps":3,"value_epochs
 "$BUILD/tests/notify-listen" "$T/notify.sock" 60 >"$T/notify.out" &
 LPID=$!
 sleep 0.2
-NOTIFY_SOCKET="$T/notify.sock" start && ok "nmnd starts with a log file" || not_ok "nmnd starts with a log file"
+NOTIFY_SOCKET="$T/notify.sock" WATCHDOG_USEC=2000000 start --log-level debug && ok "nmnd starts with a log file" ||
+    not_ok "nmnd starts with a log file"
 sleep 1.5
 grep -qx 'READY=1' "$T/notify.out" && ok "sd_notify: READY=1" || not_ok "sd_notify: READY=1" "$(cat "$T/notify.out")"
 grep -qx 'STATUS=running 0, queued 0, done 0, failed 0' "$T/notify.out" && ok "sd_notify: STATUS= summary" ||
     not_ok "sd_notify: STATUS= summary" "$(cat "$T/notify.out")"
 
+grep -qx 'WATCHDOG=1' "$T/notify.out" && ok "sd_notify: WATCHDOG=1 when WatchdogSec is set" ||
+    not_ok "sd_notify: WATCHDOG=1 when WatchdogSec is set" "$(cat "$T/notify.out")"
+"$D" --state-dir "$T/other" --log-level loud 2>"$T/lvl.err"
+check "a bad --log-level is refused" "1:nmnd: --log-level: 'loud' is not error|warn|info|debug" "$?:$(cat "$T/lvl.err")"
 mv "$T/nmnd.log" "$T/nmnd.log.1"
 kill -HUP "$PID"
 sleep 0.5
@@ -60,6 +65,8 @@ check "cancel the sweep: the queued one too" cancelled "$(call '{"method":"cance
 check "retry job 1" '{"ok":true,"jobs":1,"changed":1}' "$(call '{"method":"retry","job":1}')"
 until_sql "SELECT state FROM jobs WHERE id = 1" done && ok "the retried job finishes" || not_ok "the retried job finishes"
 check "... with every episode once" "200|200" "$(sql "SELECT count(*), count(DISTINCT episode) FROM episodes WHERE job_id = 1")"
+grep -q 'debug: job 1: iteration 19, 10 new episode rows' "$T/nmnd.log" && ok "--log-level debug logs every iteration" ||
+    not_ok "--log-level debug logs every iteration"
 
 # a job whose checkpoint is corrupted fails on every attempt: after
 # --max-attempts it stays failed, with the reason; the daemon goes on
