@@ -111,10 +111,8 @@ bench: deps
 	@$(BUILD)/nmn-bench
 
 demo: deps
-	@$(MAKE) --no-print-directory all
-	@echo "make demo: not yet available - the daemon and the demo sweep land with later issues."
-	@echo "What works now: $(BUILD)/nmn-worker describe --bench target1d --arch nmn"
-	@$(BUILD)/nmn-worker describe --bench target1d --arch nmn
+	@$(MAKE) --no-print-directory $(BUILD)/nmnd $(BUILD)/nmnctl
+	@BUILD=$(BUILD) ./tools/demo.sh
 
 # Binaries, the schema (also compiled in) and the systemd unit.
 install: $(BUILD)/nmnd $(BUILD)/nmnctl $(BUILD)/nmn-worker

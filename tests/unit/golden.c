@@ -120,3 +120,11 @@ double fd_check_direction(fd_loss_fn loss, void *ctx, float *params,
         *an_out = an;
     return fabs(fd - an) / (rtol * fmax(fabs(fd), fabs(an)) + atol);
 }
+
+float *test_randn(rng_t *r, size_t n, double sd)
+{
+    float *v = malloc(sizeof(float) * (n ? n : 1));
+    for (size_t i = 0; i < n; i++)
+        v[i] = (float)(sd * rng_normal(r));
+    return v;
+}

@@ -5,7 +5,26 @@
 #define NMN_TEST_GOLDEN_H
 
 #include <jansson.h>
+#include <math.h>
 #include <stddef.h>
+#include <stdio.h>
+
+#include "../../common/rng.h"
+
+/* Fails the current cmocka test, printing the expression, the value and
+ * the expected one, when |got - want| > tol. */
+#define CHECK_NEAR(got, want, tol)                                             \
+    do {                                                                       \
+        double g_ = (got), w_ = (want);                                        \
+        if (!(fabs(g_ - w_) <= (tol))) {                                       \
+            printf("# %s = %.10g, want %.10g (tolerance %g)\n", #got, g_, w_,  \
+                   (double)(tol));                                             \
+            fail();                                                            \
+        }                                                                      \
+    } while (0)
+
+/* n normal draws with standard deviation sd (malloc'd). */
+float *test_randn(rng_t *r, size_t n, double sd);
 
 /* Loads $GOLDEN_DIR/name; fails the test with a message if it cannot. */
 json_t *golden_load(const char *name);

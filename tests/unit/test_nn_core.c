@@ -17,16 +17,8 @@
 #include "../../worker/nn/fastmath.h"
 #include "../../worker/nn/ops.h"
 #include "../../worker/nn/policy.h"
+#include "golden.h"
 
-#define CHECK_NEAR(got, want, tol)                                             \
-    do {                                                                       \
-        double g_ = (got), w_ = (want);                                        \
-        if (!(fabs(g_ - w_) <= (tol))) {                                       \
-            printf("# %s = %.10g, want %.10g (tolerance %g)\n", #got, g_, w_,  \
-                   (double)(tol));                                             \
-            fail();                                                            \
-        }                                                                      \
-    } while (0)
 
 /* --- RNG ---------------------------------------------------------------- */
 

@@ -242,14 +242,6 @@ static double fd_loss(void *vc, const float *unused)
     return s;
 }
 
-static float *randn(rng_t *r, size_t n, double sd)
-{
-    float *v = malloc(sizeof(float) * n);
-    for (size_t i = 0; i < n; i++)
-        v[i] = (float)(sd * rng_normal(r));
-    return v;
-}
-
 #define FD_RTOL 2e-3
 #define FD_ATOL 1e-4
 #define KINK_MARGIN 0.05
@@ -296,9 +288,9 @@ static void test_dense_fd(void **state)
         rng_seed(&r, 7, a);
         fd_ctx_t c = {.kind = 0, .N = 12};
         c.d = (dense_t){5, 4, acts[a], 0, 20};
-        c.p = randn(&r, 24, 0.6);
-        c.x = randn(&r, 60, 1.0);
-        c.w = randn(&r, 48, 1.0);
+        c.p = test_randn(&r, 24, 0.6);
+        c.x = test_randn(&r, 60, 1.0);
+        c.w = test_randn(&r, 48, 1.0);
         c.y = calloc(48, sizeof(float));
         dense_t lin = c.d;
         lin.act = ACT_LINEAR;
@@ -330,10 +322,10 @@ static void test_gru_fd(void **state)
     fd_ctx_t c = {.kind = 1, .T = T, .B = B, .N = T * B};
     c.g = (gru_t){in, u, 0, (size_t)in * 3 * u, (size_t)in * 3 * u + (size_t)u * 3 * u};
     size_t np = c.g.b + 2 * u;
-    c.p = randn(&r, np, 0.5);
-    c.x = randn(&r, (size_t)T * B * in, 1.0);
-    c.h0 = randn(&r, (size_t)B * u, 0.5);
-    c.w = randn(&r, (size_t)T * B * u, 1.0);
+    c.p = test_randn(&r, np, 0.5);
+    c.x = test_randn(&r, (size_t)T * B * in, 1.0);
+    c.h0 = test_randn(&r, (size_t)B * u, 0.5);
+    c.w = test_randn(&r, (size_t)T * B * u, 1.0);
     c.mem = calloc(gru_ws_floats(&c.g, T, B), sizeof(float));
     gru_ws_carve(&c.g, &c.gws, c.mem, T, B);
     float *g = calloc(np, sizeof(float)), *dx = calloc((size_t)T * B * in, sizeof(float));
@@ -360,10 +352,10 @@ static void test_nmdense_fd(void **state)
         c.nm = (nmdense_t){in, out, k, zoff, a ? ACT_SATRELU : ACT_LINEAR, 0,
                            (size_t)in * out, (size_t)in * out + (size_t)k * 2 * out};
         size_t np = c.nm.b + out;
-        c.p = randn(&r, np, 0.5);
-        c.x = randn(&r, (size_t)N * in, 1.0);
-        c.z = randn(&r, (size_t)N * kz, 1.0);
-        c.w = randn(&r, (size_t)N * out, 1.0);
+        c.p = test_randn(&r, np, 0.5);
+        c.x = test_randn(&r, (size_t)N * in, 1.0);
+        c.z = test_randn(&r, (size_t)N * kz, 1.0);
+        c.w = test_randn(&r, (size_t)N * out, 1.0);
         c.mem = calloc(nmdense_ws_floats(&c.nm, N), sizeof(float));
         nmdense_ws_carve(&c.nm, &c.nws, c.mem, N);
         nmdense_t lin = c.nm;
@@ -415,7 +407,7 @@ static void test_gru_gates_bitwise(void **state)
     size_t np = l.b + 2 * (size_t)u;
     rng_t r;
     rng_seed(&r, 17, 0);
-    float *p = randn(&r, np, 1.5), *x = randn(&r, (size_t)T * B * in, 2.0);
+    float *p = test_randn(&r, np, 1.5), *x = test_randn(&r, (size_t)T * B * in, 2.0);
     float *mem = calloc(gru_ws_floats(&l, T, B), sizeof(float));
     gru_ws_t ws;
     gru_ws_carve(&l, &ws, mem, T, B);

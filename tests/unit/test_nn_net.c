@@ -257,14 +257,6 @@ static double fdnet_loss(void *vc, const float *params)
     return s;
 }
 
-static float *randn(rng_t *r, size_t n, double sd)
-{
-    float *v = malloc(sizeof(float) * n);
-    for (size_t i = 0; i < n; i++)
-        v[i] = (float)(sd * rng_normal(r));
-    return v;
-}
-
 #define FD_H 1e-2
 #define FD_RTOL 5e-3
 #define FD_ATOL 3e-4
@@ -324,9 +316,9 @@ static void fd_network(int bench, enum nn_arch arch, enum nn_role role)
     rng_t r;
     rng_seed(&r, 1234, (uint64_t)bench * 4 + arch * 2 + role);
     float *p = random_params(&c.net, &r);
-    c.obs = randn(&r, (size_t)c.T * c.B * c.net.obs_dim, 1.0);
-    c.state = randn(&r, (size_t)c.B * c.net.state_width, 0.5);
-    c.w = randn(&r, (size_t)c.T * c.B * c.net.nout, 1.0);
+    c.obs = test_randn(&r, (size_t)c.T * c.B * c.net.obs_dim, 1.0);
+    c.state = test_randn(&r, (size_t)c.B * c.net.state_width, 0.5);
+    c.w = test_randn(&r, (size_t)c.T * c.B * c.net.nout, 1.0);
     c.ws = net_ws_new(&c.net, c.T, c.B);
     float *g = calloc(c.net.n_params, sizeof(float));
     fdnet_loss(&c, p);
@@ -360,9 +352,9 @@ static void chunks(enum nn_arch arch)
     rng_seed(&r, 99, arch);
     size_t np = c.net.n_params, sw = c.net.state_width, nout = c.net.nout;
     float *p = random_params(&c.net, &r);
-    c.obs = randn(&r, (size_t)T * B * c.net.obs_dim, 1.0);
-    c.w = randn(&r, (size_t)T * B * nout, 1.0);
-    float *s0 = randn(&r, B * sw, 0.5), *s1 = malloc(sizeof(float) * B * sw);
+    c.obs = test_randn(&r, (size_t)T * B * c.net.obs_dim, 1.0);
+    c.w = test_randn(&r, (size_t)T * B * nout, 1.0);
+    float *s0 = test_randn(&r, B * sw, 0.5), *s1 = malloc(sizeof(float) * B * sw);
     float *s_end = malloc(sizeof(float) * B * sw), *s_end2 = malloc(sizeof(float) * B * sw);
     c.ws = net_ws_new(&c.net, T, B);
 

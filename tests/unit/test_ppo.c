@@ -19,15 +19,8 @@
 #include "../../worker/ppo/gae.h"
 #include "../../worker/ppo/ppo_loss.h"
 #include "../../worker/ppo/trainer.h"
+#include "golden.h"
 
-#define CHECK_NEAR(got, want, tol)                                             \
-    do {                                                                       \
-        double g_ = (got), w_ = (want);                                        \
-        if (!(fabs(g_ - w_) <= (tol))) {                                       \
-            printf("# %s = %.10g, want %.10g +- %g\n", #got, g_, w_, (double)(tol)); \
-            fail();                                                            \
-        }                                                                      \
-    } while (0)
 
 /* GAE against the definitions written as explicit sums, in double. */
 static void test_gae(void **state)
