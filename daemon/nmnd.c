@@ -361,26 +361,35 @@ static json_t *do_jobs(daemon_t *d, json_t *req, const char *method)
     if (sqlite3_prepare_v2(store_db(d->store), sql, -1, &st, NULL) != SQLITE_OK)
         return err_reply("%s: %s", method, sqlite3_errmsg(store_db(d->store)));
     sqlite3_bind_int64(st, 1, json_integer_value(job ? job : sweep));
-    int64_t ids[4096];
-    char states[4096][12];
-    int n = 0, changed = 0;
-    while (n < 4096 && sqlite3_step(st) == SQLITE_ROW) {
-        ids[n] = sqlite3_column_int64(st, 0);
-        snprintf(states[n], sizeof states[n], "%s", (const char *)sqlite3_column_text(st, 1));
+    /* collect first: the changes below must not race the cursor */
+    struct { int64_t id; int running; } *rows = NULL;
+    int n = 0, cap = 0, changed = 0;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        if (n == cap) {
+            void *grown = realloc(rows, sizeof *rows * (size_t)(cap = cap ? 2 * cap : 64));
+            if (grown == NULL)
+                break;
+            rows = grown;
+        }
+        rows[n].id = sqlite3_column_int64(st, 0);
+        rows[n].running = strcmp((const char *)sqlite3_column_text(st, 1), "running") == 0;
         n++;
     }
     sqlite3_finalize(st);
-    if (n == 0)
+    if (n == 0) {
+        free(rows);
         return err_reply("%s: no %s %lld", method, job ? "job" : "sweep",
                          (long long)json_integer_value(job ? job : sweep));
+    }
     char err[512];
     for (int i = 0; i < n; i++) {
         if (strcmp(method, "cancel") == 0)
-            changed += strcmp(states[i], "running") == 0 ? pool_stop_job(d->pool, ids[i], "cancelled")
-                                                         : store_cancel_queued(d->store, ids[i], err, sizeof err) > 0;
+            changed += rows[i].running ? pool_stop_job(d->pool, rows[i].id, "cancelled")
+                                       : store_cancel_queued(d->store, rows[i].id, err, sizeof err) > 0;
         else
-            changed += store_retry(d->store, ids[i], err, sizeof err) > 0;
+            changed += store_retry(d->store, rows[i].id, err, sizeof err) > 0;
     }
+    free(rows);
     schedule(d);
     return json_pack("{s:b, s:i, s:i}", "ok", 1, "jobs", n, "changed", changed);
 }
