@@ -1,8 +1,9 @@
-/* nmnctl - talk to nmnd. For now the protocol's plumbing:
+/* nmnctl - talk to nmnd.
+ *   nmnctl [--state-dir DIR | --socket PATH] submit FILE [--dry-run]
  *   nmnctl [--state-dir DIR | --socket PATH] call JSON   one request, its reply
  *   nmnctl [--state-dir DIR | --socket PATH] raw         stdin as-is, every reply
- * Exit status: 0 ok, 1 the daemon replied with an error (or bad usage),
- * 2 the daemon is unreachable. (Sweeps, status, curves and plots: issue 7.) */
+ * Exit status: 0 ok, 1 a user error (bad file, bad usage, an error reply),
+ * 2 the daemon is unreachable. (Status, results, curves and plots: issue 7.) */
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
@@ -12,6 +13,10 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
+
+#include <jansson.h>
+
+#include "../common/sweep.h"
 
 static int connect_to(const char *path)
 {
@@ -65,6 +70,107 @@ static int relay(int fd, int lines, int idle_ms)
     return bad;
 }
 
+/* Sends one request line; prints nothing; returns the reply (or NULL with
+ * *rc = 2 when nmnd cannot be reached). */
+static json_t *request(const char *path, json_t *req, int *rc)
+{
+    char *text = json_dumps(req, JSON_COMPACT);
+    int fd = text ? connect_to(path) : -1;
+    *rc = 2;
+    if (fd < 0) {
+        free(text);
+        return NULL;
+    }
+    json_t *reply = NULL;
+    if (send_all(fd, text, strlen(text)) == 0 && send_all(fd, "\n", 1) == 0) {
+        size_t cap = 1 << 16, len = 0;
+        char *buf = malloc(cap);
+        ssize_t n;
+        while (buf && (n = read(fd, buf + len, cap - len - 1)) > 0) {
+            len += (size_t)n;
+            if (memchr(buf, '\n', len))
+                break;
+            if (len + 1 == cap) {
+                char *grown = realloc(buf, cap *= 2);
+                if (grown == NULL)
+                    break;
+                buf = grown;
+            }
+        }
+        if (buf && len) {
+            reply = json_loadb(buf, len, 0, NULL);
+            *rc = reply ? 0 : 2;
+        }
+        free(buf);
+    }
+    if (reply == NULL)
+        fprintf(stderr, "nmnctl: no reply from nmnd at %s\n", path);
+    close(fd);
+    free(text);
+    return reply;
+}
+
+static int cmd_submit(const char *path, const char *file, int dry_run)
+{
+    FILE *f = fopen(file, "r");
+    if (f == NULL) {
+        fprintf(stderr, "nmnctl: %s: %s\n", file, strerror(errno));
+        return 1;
+    }
+    static char text[1 << 20];
+    size_t len = fread(text, 1, sizeof text, f);
+    int too_big = !feof(f);
+    fclose(f);
+    if (too_big) {
+        fprintf(stderr, "nmnctl: %s: larger than 1 MiB\n", file);
+        return 1;
+    }
+    sweep_t sw;
+    char err[1024];
+    if (sweep_parse(file, text, len, &sw, err, sizeof err)) {
+        fprintf(stderr, "nmnctl: %s\n(nothing was submitted)\n", err);
+        return 1;
+    }
+    if (dry_run) {
+        printf("%5s  %-10s  %-4s  %6s  %9s  %s\n", "job", "benchmark", "arch", "seed", "episodes", "config hash");
+        for (int i = 0; i < sw.njobs; i++)
+            printf("%5d  %-10s  %-4s  %6ld  %9ld  %016llx\n", i, config_bench(&sw.jobs[i])->name,
+                   sw.jobs[i].arch ? "rnn" : "nmn", sw.jobs[i].seed, sw.jobs[i].episodes,
+                   (unsigned long long)config_hash(&sw.jobs[i]));
+        printf("sweep '%s': %d jobs (dry run: nothing submitted)\n", sw.name, sw.njobs);
+        sweep_free(&sw);
+        return 0;
+    }
+    json_t *jobs = json_array();
+    for (int i = 0; i < sw.njobs; i++) {
+        char js[4096];
+        config_to_json(&sw.jobs[i], js, sizeof js);
+        json_array_append_new(jobs, json_loads(js, 0, NULL));
+    }
+    json_t *req = json_pack("{s:s, s:s, s:s%, s:i, s:o}", "method", "submit", "name", sw.name,
+                            "yaml", text, len, "priority", sw.priority, "jobs", jobs);
+    int rc;
+    json_t *reply = request(path, req, &rc);
+    json_decref(req);
+    sweep_free(&sw);
+    if (reply == NULL)
+        return rc;
+    if (json_is_true(json_object_get(reply, "ok"))) {
+        printf("sweep %lld: %lld jobs, %lld new, %lld already existed (same config hash)\n",
+               (long long)json_integer_value(json_object_get(reply, "sweep_id")),
+               (long long)json_integer_value(json_object_get(reply, "jobs")),
+               (long long)json_integer_value(json_object_get(reply, "new")),
+               (long long)json_integer_value(json_object_get(reply, "existing")));
+        rc = 0;
+    } else {
+        fprintf(stderr, "nmnctl: nmnd refused the sweep: %s\n",
+                json_string_value(json_object_get(reply, "error")));
+        rc = 1;
+    }
+    json_decref(reply);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     signal(SIGPIPE, SIG_IGN); /* nmnd may close on us: report it, do not die */
@@ -82,6 +188,14 @@ int main(int argc, char **argv)
     snprintf(path, sizeof path, "%s", sock ? sock : "");
     if (!sock)
         snprintf(path, sizeof path, "%s/nmnd.sock", state);
+    if (i < argc && strcmp(argv[i], "submit") == 0 && (i + 2 == argc || i + 3 == argc)) {
+        int dry = i + 3 == argc && strcmp(argv[i + 2], "--dry-run") == 0;
+        if (i + 3 == argc && !dry) {
+            fprintf(stderr, "nmnctl: submit: unknown option '%s'\n", argv[i + 2]);
+            return 1;
+        }
+        return cmd_submit(path, argv[i + 1], dry);
+    }
     if (i < argc && strcmp(argv[i], "call") == 0 && i + 2 == argc) {
         int fd = connect_to(path);
         if (fd < 0)
@@ -108,7 +222,8 @@ int main(int argc, char **argv)
         close(fd);
         return 0;
     }
-    fprintf(stderr, "usage: nmnctl [--state-dir DIR | --socket PATH] call JSON\n"
+    fprintf(stderr, "usage: nmnctl [--state-dir DIR | --socket PATH] submit FILE [--dry-run]\n"
+                    "       nmnctl [--state-dir DIR | --socket PATH] call JSON\n"
                     "       nmnctl [--state-dir DIR | --socket PATH] raw < bytes\n");
     return 1;
 }

@@ -4,16 +4,17 @@
 . "$(dirname "$0")/tap.sh"
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
-EPISODES=50 STATE="$T/var" BUILD="$BUILD" ./tools/demo.sh >"$T/out1" 2>&1
+printf 'name: tiny\nbenchmarks: [target1d]\narchs: [nmn, rnn]\nseeds: 1..2\nepisodes: 50\n' >"$T/tiny.yaml"
+SWEEP="$T/tiny.yaml" STATE="$T/var" BUILD="$BUILD" ./tools/demo.sh >"$T/out1" 2>&1
 check "demo exits 0" 0 $?
-grep -q '^demo: sweep 1 submitted, 4 new jobs' "$T/out1" && ok "submits 4 new jobs" || not_ok "submits 4 new jobs" "$(head -n 5 "$T/out1")"
+grep -q '^sweep 1: 4 jobs, 4 new, 0 already existed' "$T/out1" && ok "submits 4 new jobs" || not_ok "submits 4 new jobs" "$(head -n 5 "$T/out1")"
 check "ten curve rows, nmn and rnn side by side" 10 "$(grep -cE '^[0-9]+ +-[0-9]+ \+- +[0-9]+ +-[0-9]+ \+- +[0-9]+$' "$T/out1")"
 check "a result per job" 4 "$(grep -cE '^(nmn|rnn) +[12] +-[0-9]+' "$T/out1")"
 check "every episode stored once" "200|200" "$(sqlite3 "$T/var/nmn.db" "SELECT count(*), count(DISTINCT job_id * 1000 + episode) FROM episodes")"
 [ -e "$T/var/nmnd.sock" ] && not_ok "the daemon stopped" || ok "the daemon stopped"
-EPISODES=50 STATE="$T/var" BUILD="$BUILD" ./tools/demo.sh >"$T/out2" 2>&1
+SWEEP="$T/tiny.yaml" STATE="$T/var" BUILD="$BUILD" ./tools/demo.sh >"$T/out2" 2>&1
 check "second run exits 0" 0 $?
-grep -q 'all 4 jobs were trained before (same config hashes): reusing their results' "$T/out2" &&
+grep -q 'every job was trained before (same config hashes): reusing their results' "$T/out2" &&
     ok "the second run reuses the results" || not_ok "the second run reuses the results" "$(head -n 3 "$T/out2")"
 check "and trains nothing more" 200 "$(sqlite3 "$T/var/nmn.db" "SELECT count(*) FROM episodes")"
 done_testing
