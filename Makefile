@@ -72,7 +72,7 @@ DAEMON_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(wildcard daemon/*.c))
 $(BUILD)/nmnd: $(DAEMON_OBJ) $(BUILD)/libnmn.a
 	$(CC) $(CFLAGS) $^ $(PKG_LIBS) -o $@
 
-$(BUILD)/nmnctl: $(BUILD)/tools/nmnctl.o $(BUILD)/libnmn.a
+$(BUILD)/nmnctl: $(BUILD)/tools/nmnctl.o $(BUILD)/tools/ctl_query.o $(BUILD)/libnmn.a
 	$(CC) $(CFLAGS) $^ $(PKG_LIBS) -o $@
 
 $(BUILD)/nmn-bench: $(BUILD)/worker/bench.o $(BUILD)/libnmn.a
@@ -127,4 +127,4 @@ install: $(BUILD)/nmnd $(BUILD)/nmnctl $(BUILD)/nmn-worker
 clean:
 	rm -rf build
 
--include $(LIB_OBJ:.o=.d) $(WORKER_OBJ:.o=.d) $(DAEMON_OBJ:.o=.d) $(BUILD)/tools/nmnctl.d $(BUILD)/worker/bench.d $(BUILD)/tests/golden.d
+-include $(LIB_OBJ:.o=.d) $(WORKER_OBJ:.o=.d) $(DAEMON_OBJ:.o=.d) $(BUILD)/tools/nmnctl.d $(BUILD)/tools/ctl_query.d $(BUILD)/worker/bench.d $(BUILD)/tests/golden.d

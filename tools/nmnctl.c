@@ -1,9 +1,7 @@
-/* nmnctl - talk to nmnd.
- *   nmnctl [--state-dir DIR | --socket PATH] submit FILE [--dry-run]
- *   nmnctl [--state-dir DIR | --socket PATH] call JSON   one request, its reply
- *   nmnctl [--state-dir DIR | --socket PATH] raw         stdin as-is, every reply
+/* nmnctl - the farm's command line: changes go to nmnd over its socket,
+ * queries read the store read-only (tools/ctl_query.c).
  * Exit status: 0 ok, 1 a user error (bad file, bad usage, an error reply),
- * 2 the daemon is unreachable. (Status, results, curves and plots: issue 7.) */
+ * 2 nmnd or the database unreachable. */
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
@@ -17,6 +15,7 @@
 #include <jansson.h>
 
 #include "../common/sweep.h"
+#include "ctl_query.h"
 
 static int connect_to(const char *path)
 {
@@ -171,6 +170,48 @@ static int cmd_submit(const char *path, const char *file, int dry_run)
     return rc;
 }
 
+static int usage_error(const char *cmd)
+{
+    fprintf(stderr, "nmnctl %s: bad arguments (nmnctl with no command lists them)\n", cmd);
+    return 1;
+}
+
+static int parse_id(const char *text, long *id)
+{
+    char *end;
+    long v = strtol(text, &end, 10);
+    if (end == text || *end || v < 1 || v > 1000000000L)
+        return 0;
+    *id = v;
+    return 1;
+}
+
+/* pause, resume, cancel, retry: one request, a one-line answer. */
+static int simple(const char *path, const char *method, const char *key, long id)
+{
+    json_t *req = key ? json_pack("{s:s, s:I}", "method", method, key, (json_int_t)id)
+                      : json_pack("{s:s}", "method", method);
+    int rc;
+    json_t *reply = request(path, req, &rc);
+    json_decref(req);
+    if (reply == NULL)
+        return rc;
+    if (json_is_true(json_object_get(reply, "ok"))) {
+        if (key)
+            printf("%s: %lld of %lld jobs changed\n", method,
+                   (long long)json_integer_value(json_object_get(reply, "changed")),
+                   (long long)json_integer_value(json_object_get(reply, "jobs")));
+        else
+            printf("%s: ok\n", method);
+        rc = 0;
+    } else {
+        fprintf(stderr, "nmnctl %s: %s\n", method, json_string_value(json_object_get(reply, "error")));
+        rc = 1;
+    }
+    json_decref(reply);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     signal(SIGPIPE, SIG_IGN); /* nmnd may close on us: report it, do not die */
@@ -184,10 +225,50 @@ int main(int argc, char **argv)
         else
             break;
     }
-    char path[4096];
+    char path[4096], db[4096];
     snprintf(path, sizeof path, "%s", sock ? sock : "");
     if (!sock)
         snprintf(path, sizeof path, "%s/nmnd.sock", state);
+    snprintf(db, sizeof db, "%s/nmn.db", state);
+    const char *cmd = i < argc ? argv[i] : "";
+    int rest = argc - i - 1; /* arguments after the command */
+    if (strcmp(cmd, "pause") == 0 || strcmp(cmd, "resume") == 0)
+        return rest == 0 ? simple(path, cmd, NULL, 0) : usage_error(cmd);
+    if (strcmp(cmd, "cancel") == 0 || strcmp(cmd, "retry") == 0) {
+        long id;
+        if (rest == 1 && parse_id(argv[i + 1], &id))
+            return simple(path, cmd, "sweep", id);
+        if (rest == 2 && strcmp(argv[i + 1], "--job") == 0 && parse_id(argv[i + 2], &id))
+            return simple(path, cmd, "job", id);
+        return usage_error(cmd);
+    }
+    if (strcmp(cmd, "wait") == 0 || strcmp(cmd, "results") == 0 || strcmp(cmd, "curves") == 0) {
+        long id, window = 1000;
+        const char *csv = NULL;
+        if (rest < 1 || !parse_id(argv[i + 1], &id))
+            return usage_error(cmd);
+        for (int k = i + 2; k < argc; k += 2) {
+            if (strcmp(cmd, "curves") || k + 1 >= argc)
+                return usage_error(cmd);
+            if (strcmp(argv[k], "--window") == 0 && parse_id(argv[k + 1], &window))
+                continue;
+            if (strcmp(argv[k], "--csv") == 0) {
+                csv = argv[k + 1];
+                continue;
+            }
+            return usage_error(cmd);
+        }
+        return strcmp(cmd, "wait") == 0      ? ctl_wait(db, id)
+               : strcmp(cmd, "results") == 0 ? ctl_results(db, id)
+                                             : ctl_curves(db, id, window, csv);
+    }
+    if (strcmp(cmd, "sql") == 0) {
+        if (rest == 1)
+            return ctl_sql(db, argv[i + 1], 0);
+        if (rest == 2 && strcmp(argv[i + 1], "--csv") == 0)
+            return ctl_sql(db, argv[i + 2], 1);
+        return usage_error(cmd);
+    }
     if (i < argc && strcmp(argv[i], "submit") == 0 && (i + 2 == argc || i + 3 == argc)) {
         int dry = i + 3 == argc && strcmp(argv[i + 2], "--dry-run") == 0;
         if (i + 3 == argc && !dry) {
@@ -222,8 +303,16 @@ int main(int argc, char **argv)
         close(fd);
         return 0;
     }
-    fprintf(stderr, "usage: nmnctl [--state-dir DIR | --socket PATH] submit FILE [--dry-run]\n"
-                    "       nmnctl [--state-dir DIR | --socket PATH] call JSON\n"
+    fprintf(stderr, "usage: nmnctl [--state-dir DIR] [--socket PATH] COMMAND\n"
+                    "  submit FILE [--dry-run]       expand a sweep file and submit it\n"
+                    "  cancel SWEEP | --job JOB      stop and cancel (running jobs at their next iteration)\n"
+                    "  retry SWEEP | --job JOB       failed or cancelled jobs back to the queue\n"
+                    "  pause | resume                hold or release the queue\n"
+                    "  wait SWEEP                    until every job ended; exit 0 if all are done\n"
+                    "  results SWEEP                 one row per job: final and best running mean\n"
+                    "  curves SWEEP [--window N] [--csv FILE]   mean and std across seeds per episode\n"
+                    "  sql [--csv] \"SELECT ...\"     a query on a read-only connection\n"
+                    "  call JSON                     one raw request and its reply\n"
                     "       nmnctl [--state-dir DIR | --socket PATH] raw < bytes\n");
     return 1;
 }

@@ -1,0 +1,162 @@
+/* ctl_query.c - results, curves, sql and wait, over a read-only store. */
+#include "ctl_query.h"
+
+#include <sqlite3.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../common/store.h"
+
+static store_t *open_ro(const char *db)
+{
+    store_t *s;
+    char err[512];
+    if (store_open(&s, db, 1, err, sizeof err)) {
+        fprintf(stderr, "nmnctl: %s\n", err);
+        return NULL;
+    }
+    return s;
+}
+
+static int sweep_exists(store_t *s, long sweep)
+{
+    sqlite3_stmt *st;
+    int found = 0;
+    if (sqlite3_prepare_v2(store_db(s), "SELECT 1 FROM sweeps WHERE id = ?1", -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_int64(st, 1, sweep);
+        found = sqlite3_step(st) == SQLITE_ROW;
+        sqlite3_finalize(st);
+    }
+    if (!found)
+        fprintf(stderr, "nmnctl: no sweep %ld\n", sweep);
+    return found;
+}
+
+/* Prints every row of st: aligned columns, or CSV. Returns 0 or 2. */
+static int print_rows(sqlite3_stmt *st, FILE *out, int csv)
+{
+    int cols = sqlite3_column_count(st), rc;
+    for (int i = 0; i < cols; i++)
+        fprintf(out, csv ? "%s%s" : "%s%-14s", i ? (csv ? "," : " ") : "", sqlite3_column_name(st, i));
+    fputc('\n', out);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        for (int i = 0; i < cols; i++) {
+            const char *sep = i ? (csv ? "," : " ") : "";
+            switch (sqlite3_column_type(st, i)) {
+            case SQLITE_NULL:
+                fprintf(out, csv ? "%s" : "%s%-14s", sep, "");
+                break;
+            case SQLITE_FLOAT:
+                fprintf(out, csv ? "%s%.17g" : "%s%-14.6g", sep, sqlite3_column_double(st, i));
+                break;
+            default:
+                fprintf(out, csv ? "%s%s" : "%s%-14s", sep, (const char *)sqlite3_column_text(st, i));
+            }
+        }
+        fputc('\n', out);
+    }
+    return rc == SQLITE_DONE ? 0 : 2;
+}
+
+static int run_query(const char *db, const char *sql, long a, long b, FILE *out, int csv)
+{
+    store_t *s = open_ro(db);
+    if (s == NULL)
+        return 2;
+    if (a >= 0 && !sweep_exists(s, a)) {
+        store_close(s);
+        return 1;
+    }
+    /* a query SQLite rejects (syntax, or any write on this read-only
+     * connection) is the user's error: 1 */
+    sqlite3_stmt *st;
+    int rc = 1;
+    if (sqlite3_prepare_v2(store_db(s), sql, -1, &st, NULL) == SQLITE_OK) {
+        if (a >= 0)
+            sqlite3_bind_int64(st, 1, a);
+        if (b >= 0)
+            sqlite3_bind_int64(st, 2, b);
+        rc = print_rows(st, out, csv) ? 1 : 0;
+        sqlite3_finalize(st);
+    }
+    if (rc)
+        fprintf(stderr, "nmnctl: %s\n", sqlite3_errmsg(store_db(s)));
+    store_close(s);
+    return rc;
+}
+
+int ctl_results(const char *db, long sweep)
+{
+    return run_query(db,
+        "WITH m AS (SELECT r.job_id, r.episode, r.running_mean FROM running_mean r "
+        "           JOIN sweep_jobs s ON s.job_id = r.job_id WHERE s.sweep_id = ?1) "
+        "SELECT j.id AS job, j.benchmark, j.arch, j.seed, j.episodes_done AS episodes, "
+        "       (SELECT running_mean FROM m WHERE m.job_id = j.id ORDER BY episode DESC LIMIT 1) AS final_mean, "
+        "       (SELECT max(running_mean) FROM m WHERE m.job_id = j.id) AS best_mean, j.state "
+        "FROM jobs j JOIN sweep_jobs s ON s.job_id = j.id WHERE s.sweep_id = ?1 "
+        "ORDER BY j.benchmark, j.arch, j.seed, j.id", sweep, -1, stdout, 0);
+}
+
+int ctl_curves(const char *db, long sweep, long window, const char *csv)
+{
+    FILE *out = csv ? fopen(csv, "w") : stdout;
+    if (out == NULL) {
+        fprintf(stderr, "nmnctl: --csv: cannot write %s\n", csv);
+        return 1;
+    }
+    /* the curves view with its window as a parameter: window - 1 rows back */
+    int rc = run_query(db,
+        "WITH m AS (SELECT e.job_id, e.episode, AVG(e.return) OVER (PARTITION BY e.job_id ORDER BY e.episode "
+        "           ROWS BETWEEN ?2 PRECEDING AND CURRENT ROW) AS rm FROM episodes e "
+        "           JOIN sweep_jobs s ON s.job_id = e.job_id WHERE s.sweep_id = ?1) "
+        "SELECT j.benchmark, j.arch, m.episode, AVG(m.rm) AS mean, "
+        "       sqrt(max(AVG(m.rm * m.rm) - AVG(m.rm) * AVG(m.rm), 0)) AS std, COUNT(*) AS seeds "
+        "FROM m JOIN jobs j ON j.id = m.job_id GROUP BY j.benchmark, j.arch, m.episode "
+        "ORDER BY j.benchmark, j.arch, m.episode", sweep, window - 1, out, csv != NULL);
+    if (csv)
+        fclose(out);
+    return rc;
+}
+
+int ctl_sql(const char *db, const char *query, int csv)
+{
+    return run_query(db, query, -1, -1, stdout, csv);
+}
+
+int ctl_wait(const char *db, long sweep)
+{
+    store_t *s = open_ro(db);
+    if (s == NULL)
+        return 2;
+    if (!sweep_exists(s, sweep)) {
+        store_close(s);
+        return 1;
+    }
+    for (;;) {
+        sqlite3_stmt *st;
+        long total = -1, done = 0, ended = 0;
+        if (sqlite3_prepare_v2(store_db(s), "SELECT count(*), sum(j.state = 'done'), "
+                               "sum(j.state IN ('done', 'failed', 'cancelled')) FROM jobs j "
+                               "JOIN sweep_jobs s ON s.job_id = j.id WHERE s.sweep_id = ?1",
+                               -1, &st, NULL) == SQLITE_OK) {
+            sqlite3_bind_int64(st, 1, sweep);
+            if (sqlite3_step(st) == SQLITE_ROW)
+                total = sqlite3_column_int64(st, 0), done = sqlite3_column_int64(st, 1),
+                ended = sqlite3_column_int64(st, 2);
+            sqlite3_finalize(st);
+        }
+        if (total < 0) {
+            fprintf(stderr, "nmnctl: %s\n", sqlite3_errmsg(store_db(s)));
+            store_close(s);
+            return 2;
+        }
+        if (ended == total) {
+            printf("sweep %ld: %ld of %ld jobs done%s\n", sweep, done, total,
+                   done == total ? "" : " (the others failed or were cancelled)");
+            store_close(s);
+            return done == total ? 0 : 1;
+        }
+        sleep(1);
+    }
+}

@@ -1,0 +1,13 @@
+/* ctl_query.h - nmnctl's read commands: they open the store read-only
+ * (SQLite refuses any write) and never talk to nmnd. Each returns the exit
+ * status: 0 ok, 1 user error, 2 the database cannot be read. */
+#ifndef NMN_CTL_QUERY_H
+#define NMN_CTL_QUERY_H
+
+int ctl_results(const char *db, long sweep);
+int ctl_curves(const char *db, long sweep, long window, const char *csv);
+int ctl_sql(const char *db, const char *query, int csv);
+/* Blocks until every job of the sweep has ended; 0 if all are done. */
+int ctl_wait(const char *db, long sweep);
+
+#endif
