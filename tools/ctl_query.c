@@ -3,9 +3,11 @@
 
 #include <sqlite3.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "../common/bench.h"
 #include "../common/store.h"
 
 static store_t *open_ro(const char *db)
@@ -159,4 +161,116 @@ int ctl_wait(const char *db, long sweep)
         }
         sleep(1);
     }
+}
+
+static void fmt_eta(double s, char *buf, size_t len)
+{
+    if (!(s >= 0) || s > 1e9)
+        snprintf(buf, len, "?");
+    else if (s < 60)
+        snprintf(buf, len, "%.0fs", s);
+    else if (s < 3600)
+        snprintf(buf, len, "%dm%02ds", (int)s / 60, (int)s % 60);
+    else
+        snprintf(buf, len, "%dh%02dm", (int)s / 3600, (int)s / 60 % 60);
+}
+
+/* Prints one line per sweep (all, or just `sweep`); returns how many jobs
+ * are still queued or running, or -1 on error. */
+static long status_once(store_t *s, long sweep, FILE *out)
+{
+    sqlite3_stmt *st;
+    /* per sweep: jobs by state, episodes, and the speed of its running jobs
+     * from their latest iteration (episodes per second times steps each) */
+    const char *sql =
+        "SELECT sw.id, sw.name, count(*), sum(j.state = 'done'), sum(j.state = 'running'), "
+        "       sum(j.state = 'queued'), sum(j.state = 'failed'), sum(j.state = 'cancelled'), "
+        "       sum(j.episodes_done), sum(j.episodes), "
+        "       group_concat(CASE WHEN j.state = 'running' THEN j.benchmark || ':' || "
+        "         coalesce((SELECT (i.episodes_done - coalesce(p.episodes_done, 0)) * 1000.0 / "
+        "                          (i.rollout_ms + i.update_ms) "
+        "                   FROM iterations i LEFT JOIN iterations p ON p.job_id = i.job_id "
+        "                        AND p.iteration = i.iteration - 1 "
+        "                   WHERE i.job_id = j.id ORDER BY i.iteration DESC LIMIT 1), 0) END, ' ') "
+        "FROM sweeps sw JOIN sweep_jobs sj ON sj.sweep_id = sw.id JOIN jobs j ON j.id = sj.job_id "
+        "WHERE ?1 < 0 OR sw.id = ?1 GROUP BY sw.id ORDER BY sw.id";
+    if (sqlite3_prepare_v2(store_db(s), sql, -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    sqlite3_bind_int64(st, 1, sweep);
+    long active = 0;
+    int rc, rows = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        rows++;
+        long c[8];
+        for (int k = 0; k < 8; k++)
+            c[k] = sqlite3_column_int64(st, 2 + k);
+        long total = c[0], done = c[1], running = c[2], queued = c[3], failed = c[4];
+        long cancelled = c[5], eps = c[6], eps_total = c[7];
+        active += running + queued;
+        /* speed: "bench:episodes_per_s ..." for the running jobs */
+        double env_steps = 0, eps_rate = 0;
+        const char *speeds = (const char *)sqlite3_column_text(st, 10);
+        char buf[4096];
+        snprintf(buf, sizeof buf, "%s", speeds ? speeds : "");
+        for (char *tok = strtok(buf, " "); tok; tok = strtok(NULL, " ")) {
+            char *colon = strchr(tok, ':');
+            if (colon == NULL)
+                continue;
+            *colon = 0;
+            const bench_info_t *b = bench_lookup(tok);
+            double r = atof(colon + 1);
+            eps_rate += r;
+            env_steps += b ? r * b->episode_len : 0;
+        }
+        int width = 30, fill = eps_total ? (int)(width * eps / eps_total) : 0;
+        char bar[64], eta[32] = "";
+        for (int k = 0; k < width; k++)
+            bar[k] = k < fill ? '#' : '.';
+        bar[width] = 0;
+        if (running)
+            fmt_eta(eps_rate > 0 ? (double)(eps_total - eps) / eps_rate : -1, eta, sizeof eta);
+        fprintf(out, "sweep %lld %-16s [%s] %ld/%ld episodes (%3.0f%%)  done %ld, running %ld, queued %ld",
+                (long long)sqlite3_column_int64(st, 0), (const char *)sqlite3_column_text(st, 1), bar,
+                eps, eps_total, eps_total ? 100.0 * (double)eps / (double)eps_total : 0.0, done, running, queued);
+        if (failed || cancelled)
+            fprintf(out, ", failed %ld, cancelled %ld", failed, cancelled);
+        fprintf(out, " (%ld jobs)", total);
+        if (running)
+            fprintf(out, "  %.0f env-steps/s, ETA %s", env_steps, eta);
+        fputc('\n', out);
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE)
+        return -1;
+    if (rows == 0)
+        fprintf(out, sweep < 0 ? "no sweeps yet\n" : "no sweep %ld\n", sweep);
+    return active;
+}
+
+int ctl_status(const char *db, long sweep, int watch)
+{
+    store_t *s = open_ro(db);
+    if (s == NULL)
+        return 2;
+    if (sweep >= 0 && !sweep_exists(s, sweep)) {
+        store_close(s);
+        return 1;
+    }
+    int tty = isatty(1);
+    for (;;) {
+        if (watch && tty)
+            fputs("\033[H\033[J", stdout); /* redraw in place */
+        long active = status_once(s, sweep, stdout);
+        fflush(stdout);
+        if (active < 0) {
+            fprintf(stderr, "nmnctl: %s\n", sqlite3_errmsg(store_db(s)));
+            store_close(s);
+            return 2;
+        }
+        if (!watch || active == 0)
+            break;
+        sleep(2);
+    }
+    store_close(s);
+    return 0;
 }

@@ -7,6 +7,11 @@
 int ctl_results(const char *db, long sweep);
 int ctl_curves(const char *db, long sweep, long window, const char *csv);
 int ctl_sql(const char *db, const char *query, int csv);
+/* One line per sweep (sweep < 0: all): a progress bar of episodes, jobs by
+ * state, and for running jobs env-steps/s and an ETA from their latest
+ * iterations. With watch, redraws every 2 s (in place on a terminal, plain
+ * lines otherwise) until no job of them is queued or running. */
+int ctl_status(const char *db, long sweep, int watch);
 /* Blocks until every job of the sweep has ended; 0 if all are done. */
 int ctl_wait(const char *db, long sweep);
 

@@ -262,6 +262,19 @@ int main(int argc, char **argv)
                : strcmp(cmd, "results") == 0 ? ctl_results(db, id)
                                              : ctl_curves(db, id, window, csv);
     }
+    if (strcmp(cmd, "status") == 0) {
+        long id = -1;
+        int watch = 0;
+        for (int k = i + 1; k < argc; k++) {
+            if (strcmp(argv[k], "--watch") == 0)
+                watch = 1;
+            else if (id < 0 && parse_id(argv[k], &id))
+                continue;
+            else
+                return usage_error(cmd);
+        }
+        return ctl_status(db, id, watch);
+    }
     if (strcmp(cmd, "sql") == 0) {
         if (rest == 1)
             return ctl_sql(db, argv[i + 1], 0);
@@ -308,6 +321,7 @@ int main(int argc, char **argv)
                     "  cancel SWEEP | --job JOB      stop and cancel (running jobs at their next iteration)\n"
                     "  retry SWEEP | --job JOB       failed or cancelled jobs back to the queue\n"
                     "  pause | resume                hold or release the queue\n"
+                    "  status [SWEEP] [--watch]      progress, jobs by state, speed and ETA\n"
                     "  wait SWEEP                    until every job ended; exit 0 if all are done\n"
                     "  results SWEEP                 one row per job: final and best running mean\n"
                     "  curves SWEEP [--window N] [--csv FILE]   mean and std across seeds per episode\n"

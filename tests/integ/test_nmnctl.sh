@@ -15,6 +15,11 @@ sql() { sqlite3 "$T/s/nmn.db" "$1"; }
 
 check "submit" "sweep 1: 4 jobs, 4 new, 0 already existed (same config hash)" "$($N "$T/s" submit "$T/tiny.yaml")"
 check "wait: exit 0 when every job is done" "sweep 1: 4 of 4 jobs done|0" "$($N "$T/s" wait 1)|$?"
+check "status after the end" "sweep 1 tiny             [##############################] 200/200 episodes (100%)  done 4, running 0, queued 0 (4 jobs)" \
+    "$($N "$T/s" status)"
+check "status --watch returns once nothing is active" "$($N "$T/s" status 1)" "$(timeout 10 $N "$T/s" status 1 --watch)"
+$N "$T/s" status 9 >/dev/null 2>"$T/err"
+check "status of an unknown sweep: exit 1" "1:nmnctl: no sweep 9" "$?:$(cat "$T/err")"
 check "the same sweep again: 0 new" "sweep 1: 4 jobs, 0 new, 4 already existed (same config hash)" "$($N "$T/s" submit "$T/tiny.yaml")"
 
 out=$($N "$T/s" results 1)
