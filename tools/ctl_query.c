@@ -100,6 +100,21 @@ int ctl_results(const char *db, long sweep)
         "ORDER BY j.benchmark, j.arch, j.seed, j.id", sweep, -1, stdout, 0);
 }
 
+/* The curves of a sweep with a `window`-episode running mean, as rows of
+ * benchmark, arch, episode, mean, std, seeds. */
+static int curves_query(const char *db, long sweep, long window, FILE *out, int csv)
+{
+    /* the curves view with its window as a parameter: window - 1 rows back */
+    return run_query(db,
+        "WITH m AS (SELECT e.job_id, e.episode, AVG(e.return) OVER (PARTITION BY e.job_id ORDER BY e.episode "
+        "           ROWS BETWEEN ?2 PRECEDING AND CURRENT ROW) AS rm FROM episodes e "
+        "           JOIN sweep_jobs s ON s.job_id = e.job_id WHERE s.sweep_id = ?1) "
+        "SELECT j.benchmark, j.arch, m.episode, AVG(m.rm) AS mean, "
+        "       sqrt(max(AVG(m.rm * m.rm) - AVG(m.rm) * AVG(m.rm), 0)) AS std, COUNT(*) AS seeds "
+        "FROM m JOIN jobs j ON j.id = m.job_id GROUP BY j.benchmark, j.arch, m.episode "
+        "ORDER BY j.benchmark, j.arch, m.episode", sweep, window - 1, out, csv);
+}
+
 int ctl_curves(const char *db, long sweep, long window, const char *csv)
 {
     FILE *out = csv ? fopen(csv, "w") : stdout;
@@ -107,15 +122,7 @@ int ctl_curves(const char *db, long sweep, long window, const char *csv)
         fprintf(stderr, "nmnctl: --csv: cannot write %s\n", csv);
         return 1;
     }
-    /* the curves view with its window as a parameter: window - 1 rows back */
-    int rc = run_query(db,
-        "WITH m AS (SELECT e.job_id, e.episode, AVG(e.return) OVER (PARTITION BY e.job_id ORDER BY e.episode "
-        "           ROWS BETWEEN ?2 PRECEDING AND CURRENT ROW) AS rm FROM episodes e "
-        "           JOIN sweep_jobs s ON s.job_id = e.job_id WHERE s.sweep_id = ?1) "
-        "SELECT j.benchmark, j.arch, m.episode, AVG(m.rm) AS mean, "
-        "       sqrt(max(AVG(m.rm * m.rm) - AVG(m.rm) * AVG(m.rm), 0)) AS std, COUNT(*) AS seeds "
-        "FROM m JOIN jobs j ON j.id = m.job_id GROUP BY j.benchmark, j.arch, m.episode "
-        "ORDER BY j.benchmark, j.arch, m.episode", sweep, window - 1, out, csv != NULL);
+    int rc = curves_query(db, sweep, window, out, csv != NULL);
     if (csv)
         fclose(out);
     return rc;
@@ -273,4 +280,85 @@ int ctl_status(const char *db, long sweep, int watch)
     }
     store_close(s);
     return 0;
+}
+
+int ctl_plot(const char *db, long sweep, const char *out_path)
+{
+    const char *dot = strrchr(out_path, '.');
+    int svg = dot && strcmp(dot, ".svg") == 0;
+    if (!dot || (!svg && strcmp(dot, ".png") != 0) || strpbrk(out_path, "'\n\\")) {
+        fprintf(stderr, "nmnctl plot: -o %s: the file must end in .png or .svg (and hold no quote, "
+                        "backslash or newline)\n", out_path);
+        return 1;
+    }
+    if (system("command -v gnuplot >/dev/null 2>&1") != 0) {
+        fprintf(stderr, "nmnctl plot: gnuplot is not installed (make deps installs it: gnuplot-nox)\n");
+        return 2;
+    }
+    char data[4096], script[4096];
+    snprintf(data, sizeof data, "%s.data", out_path);
+    snprintf(script, sizeof script, "%s.gp", out_path);
+    /* the data: per benchmark and arch, blocks of "episode mean std" */
+    FILE *f = fopen(data, "w");
+    if (f == NULL) {
+        fprintf(stderr, "nmnctl plot: cannot write %s\n", data);
+        return 1;
+    }
+    int rc = curves_query(db, sweep, 1000, f, 1);
+    fclose(f);
+    if (rc) {
+        unlink(data);
+        return rc;
+    }
+    /* one panel per benchmark, a mean line and a +-std band per arch */
+    store_t *s = open_ro(db);
+    if (s == NULL)
+        return 2;
+    sqlite3_stmt *st;
+    char benches[3][16];
+    int nb = 0;
+    if (sqlite3_prepare_v2(store_db(s), "SELECT DISTINCT j.benchmark FROM jobs j JOIN sweep_jobs s ON "
+                           "s.job_id = j.id WHERE s.sweep_id = ?1 ORDER BY 1", -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_int64(st, 1, sweep);
+        while (nb < 3 && sqlite3_step(st) == SQLITE_ROW)
+            snprintf(benches[nb++], sizeof benches[0], "%s", (const char *)sqlite3_column_text(st, 0));
+        sqlite3_finalize(st);
+    }
+    store_close(s);
+    f = fopen(script, "w");
+    if (f == NULL || nb == 0) {
+        if (f)
+            fclose(f);
+        unlink(data);
+        fprintf(stderr, "nmnctl plot: sweep %ld has no results to plot\n", sweep);
+        return 1;
+    }
+    fprintf(f, "set terminal %s size %d,440%s\nset output '%s'\n", svg ? "svg" : "pngcairo",
+            nb > 1 ? 480 * nb : 680, svg ? " dynamic" : "", out_path);
+    fprintf(f, "set datafile separator ','\nset multiplot layout 1,%d title 'sweep %ld: running mean "
+               "return (1000 episodes), mean +- std over seeds'\n", nb, sweep);
+    fprintf(f, "set xlabel 'episode'\nset ylabel 'return'\nset key bottom right\nset grid\n"
+               "set xtics rotate by -30\n"
+               "set style fill transparent solid 0.25 noborder\n");
+    for (int b = 0; b < nb; b++) {
+        fprintf(f, "set title '%s'\nplot ", benches[b]);
+        const char *archs[2] = {"nmn", "rnn"}, *colors[2] = {"#1f77b4", "#d62728"};
+        for (int a = 0; a < 2; a++)
+            fprintf(f, "%s'%s' using (strcol(1) eq '%s' && strcol(2) eq '%s' ? $3 : NaN):($4 - $5):($4 + $5) "
+                       "with filledcurves lc rgb '%s' notitle, '%s' using (strcol(1) eq '%s' && strcol(2) eq '%s' ? $3 : NaN):4 "
+                       "with lines lw 2 lc rgb '%s' title '%s'",
+                    a ? ", " : "", data, benches[b], archs[a], colors[a], data, benches[b], archs[a], colors[a], archs[a]);
+        fprintf(f, "\n");
+    }
+    fprintf(f, "unset multiplot\n");
+    fclose(f);
+    char cmd[8448];
+    snprintf(cmd, sizeof cmd, "gnuplot '%s' 2>&1", script);
+    rc = system(cmd) == 0 ? 0 : 2;
+    unlink(data), unlink(script);
+    if (rc)
+        fprintf(stderr, "nmnctl plot: gnuplot failed\n");
+    else
+        printf("wrote %s\n", out_path);
+    return rc;
 }

@@ -12,6 +12,10 @@ int ctl_sql(const char *db, const char *query, int csv);
  * iterations. With watch, redraws every 2 s (in place on a terminal, plain
  * lines otherwise) until no job of them is queued or running. */
 int ctl_status(const char *db, long sweep, int watch);
+/* Figure 2 for a sweep: one panel per benchmark, per arch the mean running
+ * return (1000 episodes) with a +-std band across seeds, drawn by gnuplot
+ * into out_path (.png or .svg). */
+int ctl_plot(const char *db, long sweep, const char *out_path);
 /* Blocks until every job of the sweep has ended; 0 if all are done. */
 int ctl_wait(const char *db, long sweep);
 

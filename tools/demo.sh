@@ -2,8 +2,8 @@
 # demo.sh - `make demo`: nmnd on ./var, the sweep configs/quick.yaml
 # (benchmark 1, nmn and rnn, 2 seeds, 1000 episodes each) submitted with
 # nmnctl, live progress, the learning curves from the store, and a clean
-# stop. Run twice, it reuses the finished jobs. SWEEP=FILE runs another one.
-# (`nmnctl status --watch` and plots: issues 7 and 8.)
+# stop, and the plots in var/plots/NAME.png and .svg. Run twice, it reuses
+# the finished jobs. SWEEP=FILE runs another one.
 set -eu
 BUILD=${BUILD:-build}
 STATE=${STATE:-var}
@@ -51,6 +51,9 @@ sqlite3 -header -column "$STATE/nmn.db" "
     SELECT j.arch, j.seed, printf('%.0f', avg(e.return)) AS mean_return_last_100
     FROM jobs j JOIN sweep_jobs s ON s.job_id = j.id JOIN episodes e ON e.job_id = j.id
     WHERE s.sweep_id = $sweep AND e.episode >= j.episodes - 100 GROUP BY j.id ORDER BY j.arch, j.seed"
+mkdir -p "$STATE/plots"
+name=$(sed -n 's/^name: *//p' "$SWEEP" | head -n 1)
+$C plot "$sweep" -o "$STATE/plots/$name.png" && $C plot "$sweep" -o "$STATE/plots/$name.svg"
 $C call '{"method":"shutdown"}' >/dev/null
 wait "$PID" || true
 trap - EXIT INT TERM

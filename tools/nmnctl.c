@@ -262,6 +262,14 @@ int main(int argc, char **argv)
                : strcmp(cmd, "results") == 0 ? ctl_results(db, id)
                                              : ctl_curves(db, id, window, csv);
     }
+    if (strcmp(cmd, "plot") == 0) {
+        long id;
+        char def[64];
+        if (rest < 1 || !parse_id(argv[i + 1], &id) || (rest != 1 && (rest != 3 || strcmp(argv[i + 2], "-o"))))
+            return usage_error(cmd);
+        snprintf(def, sizeof def, "sweep-%ld.png", id);
+        return ctl_plot(db, id, rest == 3 ? argv[i + 3] : def);
+    }
     if (strcmp(cmd, "status") == 0) {
         long id = -1;
         int watch = 0;
@@ -325,6 +333,7 @@ int main(int argc, char **argv)
                     "  wait SWEEP                    until every job ended; exit 0 if all are done\n"
                     "  results SWEEP                 one row per job: final and best running mean\n"
                     "  curves SWEEP [--window N] [--csv FILE]   mean and std across seeds per episode\n"
+                    "  plot SWEEP [-o FILE.png|.svg] learning curves like the paper's Figure 2\n"
                     "  sql [--csv] \"SELECT ...\"     a query on a read-only connection\n"
                     "  call JSON                     one raw request and its reply\n"
                     "       nmnctl [--state-dir DIR | --socket PATH] raw < bytes\n");

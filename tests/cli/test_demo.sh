@@ -12,6 +12,7 @@ check "ten curve rows, nmn and rnn side by side" 10 "$(grep -cE '^[0-9]+ +-[0-9]
 check "a result per job" 4 "$(grep -cE '^(nmn|rnn) +[12] +-[0-9]+' "$T/out1")"
 check "every episode stored once" "200|200" "$(sqlite3 "$T/var/nmn.db" "SELECT count(*), count(DISTINCT job_id * 1000 + episode) FROM episodes")"
 [ -e "$T/var/nmnd.sock" ] && not_ok "the daemon stopped" || ok "the daemon stopped"
+check "plots written" "PNG|svg" "$(head -c 4 "$T/var/plots/tiny.png" | tail -c 3)|$(grep -o -m1 'svg' "$T/var/plots/tiny.svg")"
 SWEEP="$T/tiny.yaml" STATE="$T/var" BUILD="$BUILD" ./tools/demo.sh >"$T/out2" 2>&1
 check "second run exits 0" 0 $?
 grep -q 'every job was trained before (same config hashes): reusing their results' "$T/out2" &&

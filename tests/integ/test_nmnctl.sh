@@ -42,6 +42,13 @@ $N "$T/s" curves 1 --window 10 --csv "$T/c10.csv"
 check "curves --window 10: the last 10 episodes" "$want" "$(awk -F, '$2 == "rnn" && $3 == 49 { printf "%.10g", $4 }' "$T/c10.csv")"
 check "curves: seeds counted" 2 "$(awk -F, '$3 == 49 { print $6; exit }' "$T/c.csv")"
 
+$N "$T/s" plot 1 -o "$T/fig.png" >/dev/null
+check "plot: exit 0" 0 $?
+check "plot: a PNG file" "89504e470d0a1a0a" "$(head -c 8 "$T/fig.png" | od -An -tx1 | tr -d ' \n')"
+[ "$(wc -c <"$T/fig.png")" -gt 5000 ] && ok "plot: not empty" || not_ok "plot: not empty"
+$N "$T/s" plot 1 -o "$T/fig.svg" >/dev/null && grep -q '<svg' "$T/fig.svg" && ok "plot: SVG" || not_ok "plot: SVG"
+$N "$T/s" plot 1 -o "$T/fig.jpg" >/dev/null 2>&1
+check "plot: another extension is refused" 1 $?
 check "sql: a query" "200" "$($N "$T/s" sql 'SELECT count(*) AS n FROM episodes' | tail -n 1 | tr -d ' ')"
 for q in "DELETE FROM episodes" "INSERT INTO sweeps (name, yaml) VALUES ('x', 'y')" "DROP TABLE jobs"; do
     $N "$T/s" sql "$q" >/dev/null 2>"$T/err"
