@@ -42,7 +42,7 @@ BINS := $(BUILD)/nmn-worker $(BUILD)/nmn-bench $(BUILD)/nmnd $(BUILD)/nmnctl \
 PREFIX  ?= /usr/local
 DESTDIR ?=
 
-.PHONY: all deps test check asan bench demo clean install
+.PHONY: all deps test check asan bench demo clean install fuzz
 all: $(BINS) $(TEST_BIN) $(LEARN_BIN)
 
 deps:
@@ -123,6 +123,18 @@ install: $(BUILD)/nmnd $(BUILD)/nmnctl $(BUILD)/nmn-worker
 	sed 's|@BINDIR@|$(PREFIX)/bin|g' tools/nmnd.service \
 	  >$(DESTDIR)$(PREFIX)/lib/systemd/system/nmnd.service
 	chmod 644 $(DESTDIR)$(PREFIX)/lib/systemd/system/nmnd.service
+
+# libFuzzer (clang) with ASan+UBSan: each target 60 s from its corpus;
+# crashes are written to build/fuzz/ (add them to the corpus once fixed).
+FUZZ_SECS ?= 60
+FUZZ_SRC := common/sweep.c common/config.c common/bench.c
+fuzz: deps
+	@mkdir -p build/fuzz
+	clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
+	  tests/fuzz/fuzz_sweep.c $(FUZZ_SRC) -lyaml -ljansson -lm -o build/fuzz/fuzz_sweep
+	mkdir -p build/fuzz/corpus-sweep && cp tests/fuzz/corpus/sweep/* build/fuzz/corpus-sweep/
+	build/fuzz/fuzz_sweep -max_total_time=$(FUZZ_SECS) -max_len=4096 \
+	  -artifact_prefix=build/fuzz/ build/fuzz/corpus-sweep tests/fuzz/corpus/sweep
 
 clean:
 	rm -rf build
