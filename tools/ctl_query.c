@@ -1,6 +1,7 @@
 /* ctl_query.c - results, curves, sql and wait, over a read-only store. */
 #include "ctl_query.h"
 
+#include <jansson.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +10,13 @@
 
 #include "../common/bench.h"
 #include "../common/store.h"
+
+static int json_out; /* --json: read commands print one JSON document */
+
+void ctl_set_json(int on)
+{
+    json_out = on;
+}
 
 static store_t *open_ro(const char *db)
 {
@@ -35,9 +43,38 @@ static int sweep_exists(store_t *s, long sweep)
     return found;
 }
 
-/* Prints every row of st: aligned columns, or CSV. Returns 0 or 2. */
+/* Every row of st as a JSON array of objects. */
+static int print_json(sqlite3_stmt *st, FILE *out)
+{
+    int cols = sqlite3_column_count(st), rc;
+    json_t *rows = json_array();
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        json_t *o = json_object();
+        for (int i = 0; i < cols; i++) {
+            json_t *v;
+            switch (sqlite3_column_type(st, i)) {
+            case SQLITE_NULL: v = json_null(); break;
+            case SQLITE_INTEGER: v = json_integer(sqlite3_column_int64(st, i)); break;
+            case SQLITE_FLOAT: v = json_real(sqlite3_column_double(st, i)); break;
+            default: v = json_string((const char *)sqlite3_column_text(st, i));
+            }
+            json_object_set_new(o, sqlite3_column_name(st, i), v ? v : json_null());
+        }
+        json_array_append_new(rows, o);
+    }
+    if (rc == SQLITE_DONE) {
+        json_dumpf(rows, out, JSON_COMPACT | JSON_REAL_PRECISION(17));
+        fputc('\n', out);
+    }
+    json_decref(rows);
+    return rc == SQLITE_DONE ? 0 : 2;
+}
+
+/* Prints every row of st: aligned columns, CSV, or JSON. Returns 0 or 2. */
 static int print_rows(sqlite3_stmt *st, FILE *out, int csv)
 {
+    if (json_out && !csv)
+        return print_json(st, out);
     int cols = sqlite3_column_count(st), rc;
     for (int i = 0; i < cols; i++)
         fprintf(out, csv ? "%s%s" : "%s%-14s", i ? (csv ? "," : " ") : "", sqlite3_column_name(st, i));
@@ -229,6 +266,18 @@ static long status_once(store_t *s, long sweep, FILE *out)
             eps_rate += r;
             env_steps += b ? r * b->episode_len : 0;
         }
+        if (json_out) {
+            json_t *o = json_pack("{s:I, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f}",
+                "sweep", (json_int_t)sqlite3_column_int64(st, 0), "name", (const char *)sqlite3_column_text(st, 1),
+                "jobs", (json_int_t)total, "done", (json_int_t)done, "running", (json_int_t)running,
+                "queued", (json_int_t)queued, "failed", (json_int_t)failed, "cancelled", (json_int_t)cancelled,
+                "episodes_done", (json_int_t)eps, "episodes", (json_int_t)eps_total, "env_steps_per_s", env_steps);
+            char *text = json_dumps(o, JSON_COMPACT);
+            fprintf(out, "%s\n", text ? text : "{}");
+            free(text);
+            json_decref(o);
+            continue;
+        }
         int width = 30, fill = eps_total ? (int)(width * eps / eps_total) : 0;
         char bar[64], eta[32] = "";
         for (int k = 0; k < width; k++)
@@ -249,7 +298,7 @@ static long status_once(store_t *s, long sweep, FILE *out)
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE)
         return -1;
-    if (rows == 0)
+    if (rows == 0 && !json_out)
         fprintf(out, sweep < 0 ? "no sweeps yet\n" : "no sweep %ld\n", sweep);
     return active;
 }
@@ -265,7 +314,7 @@ int ctl_status(const char *db, long sweep, int watch)
     }
     int tty = isatty(1);
     for (;;) {
-        if (watch && tty)
+        if (watch && tty && !json_out)
             fputs("\033[H\033[J", stdout); /* redraw in place */
         long active = status_once(s, sweep, stdout);
         fflush(stdout);

@@ -4,6 +4,9 @@
 #ifndef NMN_CTL_QUERY_H
 #define NMN_CTL_QUERY_H
 
+/* --json: results, curves and sql print a JSON array of row objects,
+ * status one JSON object per sweep and line. */
+void ctl_set_json(int on);
 int ctl_results(const char *db, long sweep);
 int ctl_curves(const char *db, long sweep, long window, const char *csv);
 int ctl_sql(const char *db, const char *query, int csv);

@@ -215,7 +215,16 @@ static int simple(const char *path, const char *method, const char *key, long id
 int main(int argc, char **argv)
 {
     signal(SIGPIPE, SIG_IGN); /* nmnd may close on us: report it, do not die */
-    const char *state = "var", *sock = getenv("NMN_SOCKET");
+    const char *state = getenv("NMN_STATE_DIR"), *sock = getenv("NMN_SOCKET");
+    if (state == NULL || *state == 0)
+        state = "var";
+    /* --json anywhere: machine-readable output of the read commands */
+    for (int k = 1; k < argc; k++)
+        if (strcmp(argv[k], "--json") == 0) {
+            ctl_set_json(1);
+            memmove(argv + k, argv + k + 1, sizeof *argv * (size_t)(argc - k));
+            argc--, k--;
+        }
     int i = 1;
     for (; i + 1 < argc && argv[i][0] == '-'; i += 2) {
         if (strcmp(argv[i], "--state-dir") == 0)
@@ -324,7 +333,13 @@ int main(int argc, char **argv)
         close(fd);
         return 0;
     }
-    fprintf(stderr, "usage: nmnctl [--state-dir DIR] [--socket PATH] COMMAND\n"
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0 || strcmp(cmd, "-h") == 0) {
+        fprintf(stdout, "usage: nmnctl [--state-dir DIR] [--socket PATH] [--json] COMMAND\n"
+                        "  (state dir: --state-dir, else $NMN_STATE_DIR, else ./var)\n"
+                        "  commands: submit cancel retry pause resume status wait results curves plot sql call raw\n");
+        return 0;
+    }
+    fprintf(stderr, "usage: nmnctl [--state-dir DIR] [--socket PATH] [--json] COMMAND\n"
                     "  submit FILE [--dry-run]       expand a sweep file and submit it\n"
                     "  cancel SWEEP | --job JOB      stop and cancel (running jobs at their next iteration)\n"
                     "  retry SWEEP | --job JOB       failed or cancelled jobs back to the queue\n"
