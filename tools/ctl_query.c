@@ -303,6 +303,15 @@ static long status_once(store_t *s, long sweep, FILE *out)
     return active;
 }
 
+int ctl_status_jobs(const char *db, long sweep)
+{
+    return run_query(db,
+        "SELECT j.id AS job, j.benchmark, j.arch, j.seed, j.state, j.episodes_done, "
+        "       j.episodes, j.attempts, coalesce(j.error, '') AS error "
+        "FROM jobs j JOIN sweep_jobs s ON s.job_id = j.id WHERE s.sweep_id = ?1 "
+        "ORDER BY j.benchmark, j.arch, j.seed, j.id", sweep, -1, stdout, 0);
+}
+
 int ctl_status(const char *db, long sweep, int watch)
 {
     store_t *s = open_ro(db);

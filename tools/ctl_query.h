@@ -19,6 +19,8 @@ int ctl_status(const char *db, long sweep, int watch);
  * return (1000 episodes) with a +-std band across seeds, drawn by gnuplot
  * into out_path (.png or .svg). */
 int ctl_plot(const char *db, long sweep, const char *out_path);
+/* One row per job of a sweep: state, episodes, attempts, error. */
+int ctl_status_jobs(const char *db, long sweep);
 /* Blocks until every job of the sweep has ended; 0 if all are done. */
 int ctl_wait(const char *db, long sweep);
 

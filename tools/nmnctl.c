@@ -240,6 +240,9 @@ int main(int argc, char **argv)
         snprintf(path, sizeof path, "%s/nmnd.sock", state);
     snprintf(db, sizeof db, "%s/nmn.db", state);
     const char *cmd = i < argc ? argv[i] : "";
+    for (int k = i; k < argc; k++)
+        if (strcmp(argv[k], "--help") == 0 || strcmp(argv[k], "-h") == 0)
+            cmd = "--help"; /* nmnctl COMMAND --help: the usage of every command */
     int rest = argc - i - 1; /* arguments after the command */
     if (strcmp(cmd, "pause") == 0 || strcmp(cmd, "resume") == 0)
         return rest == 0 ? simple(path, cmd, NULL, 0) : usage_error(cmd);
@@ -281,16 +284,20 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "status") == 0) {
         long id = -1;
-        int watch = 0;
+        int watch = 0, jobs = 0;
         for (int k = i + 1; k < argc; k++) {
             if (strcmp(argv[k], "--watch") == 0)
                 watch = 1;
+            else if (strcmp(argv[k], "--jobs") == 0)
+                jobs = 1;
             else if (id < 0 && parse_id(argv[k], &id))
                 continue;
             else
                 return usage_error(cmd);
         }
-        return ctl_status(db, id, watch);
+        if (jobs && (id < 0 || watch))
+            return usage_error(cmd);
+        return jobs ? ctl_status_jobs(db, id) : ctl_status(db, id, watch);
     }
     if (strcmp(cmd, "sql") == 0) {
         if (rest == 1)
@@ -333,24 +340,22 @@ int main(int argc, char **argv)
         close(fd);
         return 0;
     }
-    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0 || strcmp(cmd, "-h") == 0) {
-        fprintf(stdout, "usage: nmnctl [--state-dir DIR] [--socket PATH] [--json] COMMAND\n"
-                        "  (state dir: --state-dir, else $NMN_STATE_DIR, else ./var)\n"
-                        "  commands: submit cancel retry pause resume status wait results curves plot sql call raw\n");
-        return 0;
-    }
-    fprintf(stderr, "usage: nmnctl [--state-dir DIR] [--socket PATH] [--json] COMMAND\n"
+    FILE *uo = strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0 ? stdout : stderr;
+    fprintf(uo, "usage: nmnctl [--state-dir DIR] [--socket PATH] [--json] COMMAND\n"
                     "  submit FILE [--dry-run]       expand a sweep file and submit it\n"
                     "  cancel SWEEP | --job JOB      stop and cancel (running jobs at their next iteration)\n"
                     "  retry SWEEP | --job JOB       failed or cancelled jobs back to the queue\n"
                     "  pause | resume                hold or release the queue\n"
                     "  status [SWEEP] [--watch]      progress, jobs by state, speed and ETA\n"
+                    "  status SWEEP --jobs           one row per job: state, episodes, attempts, error\n"
                     "  wait SWEEP                    until every job ended; exit 0 if all are done\n"
                     "  results SWEEP                 one row per job: final and best running mean\n"
                     "  curves SWEEP [--window N] [--csv FILE]   mean and std across seeds per episode\n"
                     "  plot SWEEP [-o FILE.png|.svg] learning curves like the paper's Figure 2\n"
                     "  sql [--csv] \"SELECT ...\"     a query on a read-only connection\n"
                     "  call JSON                     one raw request and its reply\n"
-                    "       nmnctl [--state-dir DIR | --socket PATH] raw < bytes\n");
-    return 1;
+                    "  raw < BYTES                   stdin as-is, every reply\n"
+                    "  (state dir: --state-dir, else $NMN_STATE_DIR, else ./var; socket: --socket,\n"
+                    "   else $NMN_SOCKET, else STATE_DIR/nmnd.sock)\n");
+    return uo == stdout ? 0 : 1;
 }

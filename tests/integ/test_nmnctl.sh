@@ -49,6 +49,8 @@ check "plot: a PNG file" "89504e470d0a1a0a" "$(head -c 8 "$T/fig.png" | od -An -
 $N "$T/s" plot 1 -o "$T/fig.svg" >/dev/null && grep -q '<svg' "$T/fig.svg" && ok "plot: SVG" || not_ok "plot: SVG"
 $N "$T/s" plot 1 -o "$T/fig.jpg" >/dev/null 2>&1
 check "plot: another extension is refused" 1 $?
+check "status --jobs: a row per job, all done" 4 "$($N "$T/s" status 1 --jobs | grep -c ' done ')"
+check "COMMAND --help: the usage, exit 0" "0:1" "$($N "$T/s" results --help >"$T/help"; echo "$?:$(grep -c '^  results SWEEP' "$T/help")")"
 check "sql --json" '[{"n":200}]' "$($N "$T/s" --json sql 'SELECT count(*) AS n FROM episodes')"
 check "results --json: 4 job objects" 4 "$($N "$T/s" results 1 --json | grep -o '"job":' | wc -l)"
 check "status --json" '{"sweep":1,"name":"tiny","jobs":4,"done":4,"running":0,"queued":0,"failed":0,"cancelled":0,"episodes_done":200,"episodes":200,"env_steps_per_s":0.0}' \
