@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "../common/bench.h"
+#include "../common/fmt.h"
 #include "../common/store.h"
 
 static int json_out; /* --json: read commands print one JSON document */
@@ -207,18 +208,6 @@ int ctl_wait(const char *db, long sweep)
     }
 }
 
-static void fmt_eta(double s, char *buf, size_t len)
-{
-    if (!(s >= 0) || s > 1e9)
-        snprintf(buf, len, "?");
-    else if (s < 60)
-        snprintf(buf, len, "%.0fs", s);
-    else if (s < 3600)
-        snprintf(buf, len, "%dm%02ds", (int)s / 60, (int)s % 60);
-    else
-        snprintf(buf, len, "%dh%02dm", (int)s / 3600, (int)s / 60 % 60);
-}
-
 /* Prints one line per sweep (all, or just `sweep`); returns how many jobs
  * are still queued or running, or -1 on error. */
 static long status_once(store_t *s, long sweep, FILE *out)
@@ -284,7 +273,7 @@ static long status_once(store_t *s, long sweep, FILE *out)
             bar[k] = k < fill ? '#' : '.';
         bar[width] = 0;
         if (running)
-            fmt_eta(eps_rate > 0 ? (double)(eps_total - eps) / eps_rate : -1, eta, sizeof eta);
+            fmt_duration(eps_rate > 0 ? (double)(eps_total - eps) / eps_rate : -1, eta, sizeof eta);
         fprintf(out, "sweep %lld %-16s [%s] %ld/%ld episodes (%3.0f%%)  done %ld, running %ld, queued %ld",
                 (long long)sqlite3_column_int64(st, 0), (const char *)sqlite3_column_text(st, 1), bar,
                 eps, eps_total, eps_total ? 100.0 * (double)eps / (double)eps_total : 0.0, done, running, queued);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "../common/config.h"
+#include "../common/fmt.h"
 #include "args.h"
 #include "cmd.h"
 #include "ppo/trainer.h"
@@ -78,18 +79,6 @@ static FILE *csv_open(const char *path, int64_t keep)
         fwrite(out, 1, len, f);
     free(out);
     return f;
-}
-
-static void fmt_duration(double s, char *buf, size_t len)
-{
-    if (!isfinite(s) || s < 0)
-        snprintf(buf, len, "?");
-    else if (s < 60)
-        snprintf(buf, len, "%.0fs", s);
-    else if (s < 3600)
-        snprintf(buf, len, "%dm%02ds", (int)s / 60, (int)s % 60);
-    else
-        snprintf(buf, len, "%dh%02dm", (int)s / 3600, (int)s / 60 % 60);
 }
 
 int cmd_train(int argc, char **argv)
