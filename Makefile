@@ -124,17 +124,23 @@ install: $(BUILD)/nmnd $(BUILD)/nmnctl $(BUILD)/nmn-worker
 	  >$(DESTDIR)$(PREFIX)/lib/systemd/system/nmnd.service
 	chmod 644 $(DESTDIR)$(PREFIX)/lib/systemd/system/nmnd.service
 
-# libFuzzer (clang) with ASan+UBSan: each target 60 s from its corpus;
+# libFuzzer (clang) with ASan+UBSan: each target (the sweep parser; nmnd's
+# request handler) FUZZ_SECS seconds from its corpus in tests/fuzz/corpus;
 # crashes are written to build/fuzz/ (add them to the corpus once fixed).
 FUZZ_SECS ?= 60
-FUZZ_SRC := common/sweep.c common/config.c common/bench.c
-fuzz: deps
+FUZZ_CC = clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined $(PKG_CFLAGS)
+# the daemon and common/ instrumented; the training code linked as built
+FUZZ_LIB_SRC = $(wildcard common/*.c) $(BUILD)/gen/migrations.c
+fuzz: deps $(BUILD)/gen/migrations.c $(BUILD)/libnmn.a
 	@mkdir -p build/fuzz
-	clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
-	  tests/fuzz/fuzz_sweep.c $(FUZZ_SRC) -lyaml -ljansson -lm -o build/fuzz/fuzz_sweep
-	mkdir -p build/fuzz/corpus-sweep && cp tests/fuzz/corpus/sweep/* build/fuzz/corpus-sweep/
-	build/fuzz/fuzz_sweep -max_total_time=$(FUZZ_SECS) -max_len=4096 \
-	  -artifact_prefix=build/fuzz/ build/fuzz/corpus-sweep tests/fuzz/corpus/sweep
+	$(FUZZ_CC) tests/fuzz/fuzz_sweep.c common/sweep.c common/config.c common/bench.c \
+	  -lyaml -ljansson -lm -o build/fuzz/fuzz_sweep
+	$(FUZZ_CC) tests/fuzz/fuzz_request.c daemon/pool.c daemon/server.c $(FUZZ_LIB_SRC) \
+	  $(BUILD)/libnmn.a $(PKG_LIBS) -o build/fuzz/fuzz_request
+	@for t in sweep request; do \
+	  mkdir -p build/fuzz/corpus-$$t && cp tests/fuzz/corpus/$$t/* build/fuzz/corpus-$$t/ && \
+	  build/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECS) -max_len=4096 -artifact_prefix=build/fuzz/ \
+	    build/fuzz/corpus-$$t tests/fuzz/corpus/$$t || exit 1; done
 
 clean:
 	rm -rf build
