@@ -159,14 +159,22 @@ static void on_results(uv_async_t *a)
         schedule(d);
 }
 
+/* STATUS= for systemd, sent when it changes: one query per tick. */
 static void update_status(daemon_t *d)
 {
+    sqlite3_stmt *st;
+    long long c[4] = {0, 0, 0, 0};
+    if (sqlite3_prepare_v2(store_db(d->store),
+                           "SELECT coalesce(sum(state = 'running'), 0), coalesce(sum(state = 'queued'), 0), "
+                           "coalesce(sum(state = 'done'), 0), coalesce(sum(state = 'failed'), 0) FROM jobs",
+                           -1, &st, NULL) != SQLITE_OK)
+        return;
+    if (sqlite3_step(st) == SQLITE_ROW)
+        for (int i = 0; i < 4; i++)
+            c[i] = sqlite3_column_int64(st, i);
+    sqlite3_finalize(st);
     char s[256];
-    snprintf(s, sizeof s, "running %lld, queued %lld, done %lld, failed %lld%s",
-             (long long)q_int(d, "SELECT count(*) FROM jobs WHERE state = 'running' AND ?1", 1),
-             (long long)q_int(d, "SELECT count(*) FROM jobs WHERE state = 'queued' AND ?1", 1),
-             (long long)q_int(d, "SELECT count(*) FROM jobs WHERE state = 'done' AND ?1", 1),
-             (long long)q_int(d, "SELECT count(*) FROM jobs WHERE state = 'failed' AND ?1", 1),
+    snprintf(s, sizeof s, "running %lld, queued %lld, done %lld, failed %lld%s", c[0], c[1], c[2], c[3],
              d->paused ? " (paused)" : "");
     if (strcmp(s, d->status)) {
         memcpy(d->status, s, sizeof s);
