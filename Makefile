@@ -28,7 +28,7 @@ PKG_LIBS   = $(shell pkg-config --libs $(PKGS)) -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_
              -lopenblas -lm -lpthread
 GOLDEN_DIR ?= $(abspath ../shared/golden)
 
-LIB_SRC := $(wildcard common/*.c worker/nn/*.c worker/env/*.c worker/ppo/*.c)
+LIB_SRC := $(wildcard common/*.c worker/nn/*.c worker/env/*.c worker/ppo/*.c worker/eval/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/migrations.o
 MIGRATIONS := $(sort $(wildcard schema/[0-9][0-9][0-9][0-9]_*.sql))
 TEST_SRC := $(wildcard tests/unit/test_*.c)

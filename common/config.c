@@ -55,6 +55,15 @@ const cfg_key_t cfg_keys[] = {
 };
 const size_t cfg_nkeys = sizeof cfg_keys / sizeof cfg_keys[0];
 
+/* Presets expand into ordinary keys, so a job's identity (its JSON and hash)
+ * is the same whether it was written with the preset or with the keys. */
+static const struct {
+    const char *name, *pairs[3], *help;
+} presets[] = {
+    {"2019-02", {"z_groups=per_layer", "wind_half_cone=0.6283185307179586", NULL},
+     "the February 2019 reference: z_groups=per_layer, wind_half_cone=pi/5"},
+};
+
 static int *int_at(job_config_t *c, const cfg_key_t *k)
 {
     return (int *)((char *)c + k->offset);
@@ -110,6 +119,16 @@ static void enum_list(const cfg_key_t *k, char *buf, size_t len)
 int config_set(job_config_t *c, const char *key, const char *value,
                char *err, size_t errlen)
 {
+    if (strcmp(key, "preset") == 0) {
+        for (size_t i = 0; i < sizeof presets / sizeof presets[0]; i++)
+            if (strcmp(value, presets[i].name) == 0) {
+                for (int j = 0; presets[i].pairs[j]; j++)
+                    config_set_pair(c, presets[i].pairs[j], err, errlen);
+                return 0;
+            }
+        snprintf(err, errlen, "preset: '%s' is not a known preset (2019-02)", value);
+        return -1;
+    }
     const cfg_key_t *k = config_find(key);
     if (k == NULL) {
         snprintf(err, errlen, "unknown config key '%s' (nmn-worker train --help lists them)", key);
@@ -211,6 +230,8 @@ void config_print_help(FILE *out)
             snprintf(range, sizeof range, "[%.10g, %.10g]", k->min, k->max);
         fprintf(out, "  %-18s %-28s default %-12s %s\n", k->name, range, def, k->help);
     }
+    for (size_t i = 0; i < sizeof presets / sizeof presets[0]; i++)
+        fprintf(out, "  %-18s %-28s %-20s %s\n", "preset", presets[i].name, "", presets[i].help);
 }
 
 int config_to_json(const job_config_t *c, char *buf, size_t len)

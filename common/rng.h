@@ -15,6 +15,7 @@ enum rng_purpose {
     RNG_ENV = 2,     /* tasks and episode draws */
     RNG_SAMPLE = 3,  /* exploration noise */
     RNG_SHUFFLE = 4, /* minibatch order */
+    RNG_EVAL = 5,    /* action sampling of nmn-worker eval */
 };
 
 typedef struct rng {

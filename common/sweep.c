@@ -369,7 +369,7 @@ static int expand(ctx_t *c, const node_t *root, sweep_t *s)
             if (axis_key(k->value))
                 return fail_at(c, k->line, k->col, "set: '%s' is one of the sweep's own keys "
                                                     "(benchmarks, archs, seeds, episodes)", k->value);
-            if (config_find(k->value) == NULL)
+            if (config_find(k->value) == NULL && strcmp(k->value, "preset") != 0)
                 return fail_at(c, k->line, k->col, "set: unknown config key '%s'", k->value);
             if (check_value(c, n->items[2 * i + 1], k->value, &base))
                 return -1;

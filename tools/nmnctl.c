@@ -307,12 +307,20 @@ int main(int argc, char **argv)
         return usage_error(cmd);
     }
     if (i < argc && strcmp(argv[i], "submit") == 0 && (i + 2 == argc || i + 3 == argc)) {
-        int dry = i + 3 == argc && strcmp(argv[i + 2], "--dry-run") == 0;
-        if (i + 3 == argc && !dry) {
-            fprintf(stderr, "nmnctl: submit: unknown option '%s'\n", argv[i + 2]);
-            return 1;
+        int dry = 0;
+        const char *file = NULL;
+        for (int j = i + 1; j < argc; j++) {
+            if (strcmp(argv[j], "--dry-run") == 0)
+                dry = 1;
+            else if (argv[j][0] == '-' || file) {
+                fprintf(stderr, "nmnctl: submit: unexpected argument '%s'\n", argv[j]);
+                return 1;
+            } else
+                file = argv[j];
         }
-        return cmd_submit(path, argv[i + 1], dry);
+        if (file == NULL)
+            return usage_error("submit");
+        return cmd_submit(path, file, dry);
     }
     if (i < argc && strcmp(argv[i], "call") == 0 && i + 2 == argc) {
         int fd = connect_to(path);

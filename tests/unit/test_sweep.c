@@ -77,6 +77,25 @@ static void test_scalars(void **state)
     sweep_free(&s);
 }
 
+/* The 2019-02 preset sets both keys of science.md section 7, and a job
+ * written with it is the same job as one written with the keys. */
+static void test_preset(void **state)
+{
+    (void)state;
+    const char *with = "name: p\nbenchmarks: [wind2d]\narchs: [nmn]\nseeds: 3\n"
+                       "set:\n  preset: 2019-02\n";
+    const char *keys = "name: p\nbenchmarks: [wind2d]\narchs: [nmn]\nseeds: 3\n"
+                       "set:\n  z_groups: per_layer\n  wind_half_cone: 0.6283185307179586\n";
+    sweep_t a, b;
+    char err[512];
+    assert_int_equal(sweep_parse("a.yaml", with, strlen(with), &a, err, sizeof err), 0);
+    assert_int_equal(sweep_parse("b.yaml", keys, strlen(keys), &b, err, sizeof err), 0);
+    assert_int_equal(a.jobs[0].z_groups, 1);
+    CHECK_NEAR(a.jobs[0].wind_half_cone, 3.141592653589793 / 5, 1e-16);
+    assert_true(config_hash(&a.jobs[0]) == config_hash(&b.jobs[0]));
+    sweep_free(&a), sweep_free(&b);
+}
+
 static void test_errors(void **state)
 {
     (void)state;
@@ -118,6 +137,8 @@ static void test_errors(void **state)
         {"- a\n- b\n", "s.yaml:1:1: a sweep file is a mapping of name, benchmarks, archs, seeds, ..."},
         {"name: x\nbenchmarks: [1]\narchs: [nmn]\nseeds: 1\nset:\n  train_cut: 300\n",
          "s.yaml:1:1: job 0 (1, nmn, seed 1): train_cut 300 must be at most the episode length 1400 and a multiple of chunk 200"},
+        {"name: x\nbenchmarks: [1]\narchs: [nmn]\nseeds: 1\nset:\n  preset: 2018\n",
+         "s.yaml:6:11: preset: '2018' is not a known preset (2019-02)"},
         {"name: &a x\nbenchmarks: [1]\narchs: [nmn]\nseeds: 1\nother: *a\n",
          "s.yaml:5:8: YAML aliases are not supported in sweep files"},
     };
@@ -141,6 +162,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_example),
         cmocka_unit_test(test_scalars),
+        cmocka_unit_test(test_preset),
         cmocka_unit_test(test_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

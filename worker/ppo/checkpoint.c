@@ -10,6 +10,7 @@
  * machines of one architecture. */
 #include <errno.h>
 #include <fcntl.h>
+#include <jansson.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -142,7 +143,8 @@ int trainer_save(const trainer_t *t, const char *path, char *err, size_t errlen)
     return 0;
 }
 
-int trainer_load(trainer_t *t, const char *path, char *err, size_t errlen)
+/* Reads and verifies a checkpoint file: b gets its payload. */
+static int read_checked(const char *path, buf_t *b, char *err, size_t errlen)
 {
     FILE *f = fopen(path, "rb");
     if (f == NULL) {
@@ -164,24 +166,32 @@ int trainer_load(trainer_t *t, const char *path, char *err, size_t errlen)
                  path, version, CKPT_VERSION);
         return -1;
     }
-    buf_t b = {0};
-    b.p = malloc(len ? len : 1);
-    b.len = len;
-    size_t got = b.p ? fread(b.p, 1, len, f) : 0;
+    memset(b, 0, sizeof *b);
+    b->p = malloc(len ? len : 1);
+    b->len = len;
+    size_t got = b->p ? fread(b->p, 1, len, f) : 0;
     int extra = fgetc(f) != EOF;
     fclose(f);
-    if (b.p == NULL || got != len || extra) {
-        free(b.p);
+    if (b->p == NULL || got != len || extra) {
+        free(b->p);
         snprintf(err, errlen, "%s: checkpoint is %s (header says %llu payload bytes, found %s%zu)",
                  path, got < len ? "truncated" : "longer than its header says",
                  (unsigned long long)len, extra ? "more than " : "", got);
         return -1;
     }
-    if (fnv(b.p, len) != sum) {
-        free(b.p);
+    if (fnv(b->p, len) != sum) {
+        free(b->p);
         snprintf(err, errlen, "%s: checkpoint is corrupted (checksum mismatch)", path);
         return -1;
     }
+    return 0;
+}
+
+int trainer_load(trainer_t *t, const char *path, char *err, size_t errlen)
+{
+    buf_t b;
+    if (read_checked(path, &b, err, errlen))
+        return -1;
     uint32_t jl = 0;
     get(&b, &jl, sizeof jl);
     if (b.fail || jl != strlen(t->cfg_json) || b.pos + jl > b.len ||
@@ -200,4 +210,33 @@ int trainer_load(trainer_t *t, const char *path, char *err, size_t errlen)
         return -1;
     }
     return 0;
+}
+
+int trainer_load_config(const char *path, job_config_t *cfg, char *err, size_t errlen)
+{
+    buf_t b;
+    if (read_checked(path, &b, err, errlen))
+        return -1;
+    uint32_t jl = 0;
+    get(&b, &jl, sizeof jl);
+    char *json = b.fail || b.pos + jl > b.len ? NULL : strndup((char *)b.p + b.pos, jl);
+    free(b.p);
+    if (json == NULL) {
+        snprintf(err, errlen, "%s: checkpoint holds no job configuration", path);
+        return -1;
+    }
+    /* the stored identity has episodes 0 (see trainer_init): drop it */
+    json_t *root = json_loads(json, 0, NULL);
+    free(json);
+    json = NULL;
+    if (json_is_object(root))
+        json_object_del(root, "episodes"), json = json_dumps(root, 0);
+    json_decref(root);
+    char msg[256] = "not a JSON object";
+    config_defaults(cfg);
+    int rc = json ? config_apply_json(cfg, json, msg, sizeof msg) : -1;
+    free(json);
+    if (rc)
+        snprintf(err, errlen, "%s: checkpoint's job configuration: %s", path, msg);
+    return rc;
 }

@@ -86,5 +86,9 @@ int trainer_save(const trainer_t *t, const char *path, char *err, size_t errlen)
 /* Restores a checkpoint into a trainer built from the same config; refuses
  * (-1, message) a truncated, corrupted, other-version or other-job file. */
 int trainer_load(trainer_t *t, const char *path, char *err, size_t errlen);
+/* The job config a checkpoint was written for (episodes left at its
+ * default: checkpoints do not fix the budget). Returns 0, or -1 with a
+ * message. */
+int trainer_load_config(const char *path, job_config_t *cfg, char *err, size_t errlen);
 
 #endif
