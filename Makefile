@@ -27,6 +27,8 @@ PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS)) -I$(BLAS_INC)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS)) -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) \
              -lopenblas -lm -lpthread
 GOLDEN_DIR ?= $(abspath ../shared/golden)
+# A real one-node Slurm cluster for the Slurm executor's tests.
+LOCAL_SLURM ?= $(abspath ../shared/slurm/local-slurm.sh)
 
 LIB_SRC := $(wildcard common/*.c worker/nn/*.c worker/env/*.c worker/ppo/*.c worker/eval/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/migrations.o
@@ -37,7 +39,7 @@ TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 LEARN_BIN := $(patsubst tests/learn/%.c,$(BUILD)/tests/%,$(wildcard tests/learn/test_*.c))
 TEST_LIB := $(BUILD)/tests/golden.o
 BINS := $(BUILD)/nmn-worker $(BUILD)/nmn-bench $(BUILD)/nmnd $(BUILD)/nmnctl \
-        $(BUILD)/tests/notify-listen
+        $(BUILD)/tests/notify-listen $(BUILD)/tests/tcp-send
 
 PREFIX  ?= /usr/local
 DESTDIR ?=
@@ -90,6 +92,10 @@ $(BUILD)/tests/notify-listen: tests/integ/notify_listen.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $< -o $@
 
+$(BUILD)/tests/tcp-send: tests/integ/tcp_send.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $< -o $@
+
 $(BUILD)/tests/%: tests/learn/%.c $(BUILD)/libnmn.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) $< $(BUILD)/libnmn.a $(PKG_LIBS) -lcmocka -o $@
@@ -104,11 +110,13 @@ test: deps
 	@$(MAKE) --no-print-directory check
 
 check: all asan
-	@GOLDEN_DIR=$(GOLDEN_DIR) BUILD=$(BUILD) ./tests/run.sh
+	@GOLDEN_DIR=$(GOLDEN_DIR) LOCAL_SLURM=$(LOCAL_SLURM) BUILD=$(BUILD) ./tests/run.sh
 
 bench: deps
-	@$(MAKE) --no-print-directory $(BUILD)/nmn-bench
+	@$(MAKE) --no-print-directory $(BUILD)/nmn-bench $(BUILD)/nmnd $(BUILD)/nmnctl $(BUILD)/nmn-worker
 	@$(BUILD)/nmn-bench
+	@echo
+	@BUILD=$(BUILD) LOCAL_SLURM=$(LOCAL_SLURM) ./tools/bench-slurm.sh
 
 demo: deps
 	@$(MAKE) --no-print-directory $(BUILD)/nmnd $(BUILD)/nmnctl
@@ -125,7 +133,7 @@ install: $(BUILD)/nmnd $(BUILD)/nmnctl $(BUILD)/nmn-worker
 	chmod 644 $(DESTDIR)$(PREFIX)/lib/systemd/system/nmnd.service
 
 # libFuzzer (clang) with ASan+UBSan: each target (the sweep parser; nmnd's
-# request handler) FUZZ_SECS seconds from its corpus in tests/fuzz/corpus;
+# request handler; the TCP frame parser) FUZZ_SECS seconds from its corpus in tests/fuzz/corpus;
 # crashes are written to build/fuzz/ (add them to the corpus once fixed).
 FUZZ_SECS ?= 60
 FUZZ_CC = clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined $(PKG_CFLAGS)
@@ -135,9 +143,10 @@ fuzz: deps $(BUILD)/gen/migrations.c $(BUILD)/libnmn.a
 	@mkdir -p build/fuzz
 	$(FUZZ_CC) tests/fuzz/fuzz_sweep.c common/sweep.c common/config.c common/bench.c \
 	  -lyaml -ljansson -lm -o build/fuzz/fuzz_sweep
-	$(FUZZ_CC) tests/fuzz/fuzz_request.c daemon/pool.c daemon/server.c $(FUZZ_LIB_SRC) \
-	  $(BUILD)/libnmn.a $(PKG_LIBS) -o build/fuzz/fuzz_request
-	@for t in sweep request; do \
+	$(FUZZ_CC) tests/fuzz/fuzz_request.c daemon/pool.c daemon/server.c daemon/slurm.c daemon/options.c \
+	  $(FUZZ_LIB_SRC) $(BUILD)/libnmn.a $(PKG_LIBS) -o build/fuzz/fuzz_request
+	$(FUZZ_CC) tests/fuzz/fuzz_wire.c common/wire.c -ljansson -o build/fuzz/fuzz_wire
+	@for t in sweep request wire; do \
 	  mkdir -p build/fuzz/corpus-$$t && cp tests/fuzz/corpus/$$t/* build/fuzz/corpus-$$t/ && \
 	  build/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECS) -max_len=4096 -artifact_prefix=build/fuzz/ \
 	    build/fuzz/corpus-$$t tests/fuzz/corpus/$$t || exit 1; done

@@ -404,7 +404,7 @@ int store_put_checkpoint(store_t *s, int64_t job_id, int64_t attempt_id, const c
 int store_end_attempt(store_t *s, int64_t job_id, int64_t attempt_id, const char *outcome,
                       const char *error, char *err, size_t errlen)
 {
-    const char *state = strcmp(outcome, "requeued") == 0 ? "queued" : outcome;
+    const char *state = strcmp(outcome, "requeued") == 0 || strcmp(outcome, "lost") == 0 ? "queued" : outcome;
     if (strcmp(state, "queued") && strcmp(state, "done") && strcmp(state, "failed") &&
         strcmp(state, "cancelled")) {
         snprintf(err, errlen, "end attempt: unknown outcome '%s'", outcome);
@@ -471,16 +471,21 @@ int store_retry(store_t *s, int64_t job_id, char *err, size_t errlen)
                       "queued", err, errlen, "retry");
 }
 
-int store_recover(store_t *s, char *err, size_t errlen)
+int store_recover(store_t *s, const char *keep_executor, char *err, size_t errlen)
 {
     if (exec(s, "BEGIN IMMEDIATE", err, errlen, "recover"))
         return -1;
     sqlite3_stmt *st = prep(s, "UPDATE attempts SET outcome = 'lost', "
                                "ended_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') "
-                               "WHERE id IN (SELECT current_attempt FROM jobs WHERE state = 'running')");
-    if (st == NULL || run(st))
+                               "WHERE id IN (SELECT current_attempt FROM jobs WHERE state = 'running') "
+                               "AND executor IS NOT ?1");
+    if (st == NULL)
         goto fail;
-    st = prep(s, "UPDATE jobs SET state = 'queued', current_attempt = NULL WHERE state = 'running'");
+    sqlite3_bind_text(st, 1, keep_executor, -1, SQLITE_STATIC);
+    if (run(st))
+        goto fail;
+    st = prep(s, "UPDATE jobs SET state = 'queued', current_attempt = NULL WHERE state = 'running' "
+                 "AND current_attempt IN (SELECT id FROM attempts WHERE outcome = 'lost')");
     if (st == NULL || run(st))
         goto fail;
     int n = sqlite3_changes(s->db);
@@ -491,4 +496,45 @@ fail:
     fail(s, err, errlen, "recover");
     rollback(s);
     return -1;
+}
+
+/* --- Slurm allocations ---------------------------------------------------- */
+
+int store_alloc_add(store_t *s, const char *slurm_id, int64_t *id, char *err, size_t errlen)
+{
+    sqlite3_stmt *st = prep(s, "INSERT INTO allocations (slurm_id) VALUES (?1) RETURNING id");
+    if (st == NULL)
+        return fail(s, err, errlen, "add allocation");
+    sqlite3_bind_text(st, 1, slurm_id, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        *id = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW ? 0 : fail(s, err, errlen, "add allocation");
+}
+
+int store_alloc_set(store_t *s, int64_t id, const char *state, const char *node, char *err,
+                    size_t errlen)
+{
+    sqlite3_stmt *st = prep(s, "UPDATE allocations SET state = ?2, node = coalesce(?3, node), "
+                               "ended_at = CASE WHEN ?2 = 'ended' THEN strftime('%Y-%m-%dT%H:%M:%fZ', 'now') END "
+                               "WHERE id = ?1 AND state != 'ended'");
+    if (st == NULL)
+        return fail(s, err, errlen, "update allocation");
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_text(st, 2, state, -1, SQLITE_STATIC);
+    if (node)
+        sqlite3_bind_text(st, 3, node, -1, SQLITE_TRANSIENT);
+    return run(st) ? fail(s, err, errlen, "update allocation") : 0;
+}
+
+int store_attempt_set_allocation(store_t *s, int64_t attempt_id, int64_t alloc_id, char *err,
+                                 size_t errlen)
+{
+    sqlite3_stmt *st = prep(s, "UPDATE attempts SET allocation_id = ?2 WHERE id = ?1");
+    if (st == NULL)
+        return fail(s, err, errlen, "attempt allocation");
+    sqlite3_bind_int64(st, 1, attempt_id);
+    sqlite3_bind_int64(st, 2, alloc_id);
+    return run(st) ? fail(s, err, errlen, "attempt allocation") : 0;
 }

@@ -81,9 +81,10 @@ int store_put_batch(store_t *s, int64_t job_id, int64_t attempt_id,
 int store_put_checkpoint(store_t *s, int64_t job_id, int64_t attempt_id,
                          const char *path, int64_t episode, char *err, size_t errlen);
 
-/* Ends attempt attempt_id with outcome done | failed | cancelled | requeued;
- * the job becomes done, failed, cancelled or queued (requeued: e.g. a
- * graceful shutdown; it resumes from its checkpoint). error may be NULL.
+/* Ends attempt attempt_id with outcome done | failed | cancelled | requeued
+ * | lost; the job becomes done, failed, cancelled or queued (requeued: e.g.
+ * a graceful shutdown; lost: its worker vanished; it resumes from its
+ * checkpoint). error may be NULL.
  * Returns STORE_STALE if the attempt was not current (nothing changes). */
 int store_end_attempt(store_t *s, int64_t job_id, int64_t attempt_id, const char *outcome,
                       const char *error, char *err, size_t errlen);
@@ -95,7 +96,19 @@ int store_cancel_queued(store_t *s, int64_t job_id, char *err, size_t errlen);
  * the job was in another state. */
 int store_retry(store_t *s, int64_t job_id, char *err, size_t errlen);
 /* After a crash: every job left running goes back to queued (its attempt
- * ends as 'lost'); returns how many, or -1. */
-int store_recover(store_t *s, char *err, size_t errlen);
+ * ends as 'lost'), except attempts run by executor keep_executor (NULL:
+ * none): remote workers may still be alive and reconnect. Returns how many
+ * jobs went back, or -1. */
+int store_recover(store_t *s, const char *keep_executor, char *err, size_t errlen);
+
+/* Slurm allocations (the Slurm executor, daemon/slurm.c): one row per sbatch
+ * job, pending -> running (its worker connected; node known) -> ended. */
+int store_alloc_add(store_t *s, const char *slurm_id, int64_t *id, char *err, size_t errlen);
+/* Sets state (and node, unless NULL); an ended allocation stays ended. */
+int store_alloc_set(store_t *s, int64_t id, const char *state, const char *node, char *err,
+                    size_t errlen);
+/* Records which allocation runs an attempt. */
+int store_attempt_set_allocation(store_t *s, int64_t attempt_id, int64_t alloc_id, char *err,
+                                 size_t errlen);
 
 #endif

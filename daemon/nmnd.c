@@ -31,8 +31,10 @@
 #include "../common/config.h"
 #include "../common/store.h"
 #include "../worker/nn/ops.h"
+#include "options.h"
 #include "pool.h"
 #include "server.h"
+#include "slurm.h"
 
 #define MAX_JOBS_PER_SWEEP 100000
 
@@ -41,6 +43,7 @@ typedef struct daemon_state {
     store_t *store;
     pool_t *pool;
     server_t *server;
+    slurm_t *slurm; /* the Slurm executor, or NULL */
     uv_signal_t sig_term, sig_int, sig_hup;
     uv_timer_t tick, stop_timer;
     int paused, stopping, max_attempts;
@@ -49,7 +52,6 @@ typedef struct daemon_state {
 } daemon_t;
 
 enum { LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG };
-static const char *const log_levels[] = {"error", "warn", "info", "debug"};
 static int log_level = LOG_INFO;
 
 /* Every message is info, but for the ones marked: "error: ...", "warning:
@@ -142,6 +144,11 @@ static void apply(daemon_t *d, pool_msg_t *m)
         logmsg("error: job %lld: %s", (long long)m->job_id, err);
 }
 
+static void slurm_apply(void *ctx, pool_msg_t *m)
+{
+    apply(ctx, m);
+}
+
 static void on_results(uv_async_t *a)
 {
     pool_t *p = a->data;
@@ -189,6 +196,8 @@ static void on_tick(uv_timer_t *t)
     if (sd_watchdog_enabled(0, &usec) > 0)
         sd_notify(0, "WATCHDOG=1");
     update_status(d);
+    if (d->slurm)
+        slurm_tick(d->slurm, !d->paused && !d->stopping);
     schedule(d);
 }
 
@@ -200,6 +209,8 @@ static void begin_shutdown(daemon_t *d, const char *why)
     logmsg("%s: stopping; running jobs checkpoint and return to the queue", why);
     sd_notify(0, "STOPPING=1");
     server_stop(d->server);
+    if (d->slurm) /* its workers keep training and reconnect to the next nmnd */
+        slurm_stop(d->slurm), d->slurm = NULL;
     pool_stop_all(d->pool, "requeued");
     if (pool_busy(d->pool) == 0)
         finish_shutdown(d);
@@ -354,6 +365,8 @@ static json_t *do_status(daemon_t *d)
     json_object_set_new(r, "jobs", jobs);
     json_object_set_new(r, "sweeps", sweeps);
     json_object_set_new(r, "running", running);
+    if (d->slurm)
+        json_object_set_new(r, "slurm", slurm_status(d->slurm));
     return r;
 }
 
@@ -392,7 +405,8 @@ static json_t *do_jobs(daemon_t *d, json_t *req, const char *method)
     char err[512];
     for (int i = 0; i < n; i++) {
         if (strcmp(method, "cancel") == 0)
-            changed += rows[i].running ? pool_stop_job(d->pool, rows[i].id, "cancelled")
+            changed += rows[i].running ? (d->slurm ? slurm_cancel_job(d->slurm, rows[i].id)
+                                                   : pool_stop_job(d->pool, rows[i].id, "cancelled"))
                                        : store_cancel_queued(d->store, rows[i].id, err, sizeof err) > 0;
         else
             changed += store_retry(d->store, rows[i].id, err, sizeof err) > 0;
@@ -432,80 +446,38 @@ static json_t *handle(void *ctx, json_t *req)
 
 /* --- start-up --------------------------------------------------------------- */
 
-static void usage(FILE *out)
-{
-    fprintf(out,
-            "usage: nmnd [--state-dir DIR] [--workers N] [--socket PATH] [--checkpoint-every K]\n"
-            "            [--checkpoint-secs S] [--max-attempts N] [--log FILE] [--log-level L]\n"
-            "  --state-dir       database, checkpoints, socket, lock (default ./var)\n"
-            "  --workers         jobs run at once, one thread each (default: online CPUs)\n"
-            "  --socket          control socket (default $RUNTIME_DIRECTORY/nmnd.sock under\n"
-            "                    systemd, else STATE_DIR/nmnd.sock)\n"
-            "  --checkpoint-every  iterations between checkpoints (default 10)\n"
-            "  --checkpoint-secs   and at least this often, in seconds (default 300)\n"
-            "  --max-attempts    a job that fails this many times stays failed (default 3)\n"
-            "  --log             append the log to FILE, reopened on SIGHUP (default stderr)\n"
-            "  --log-level       error|warn|info|debug (default info)\n");
-}
-
-static int parse_long(const char *flag, const char *v, long lo, long hi, long *out)
-{
-    char *end;
-    errno = 0;
-    long x = strtol(v, &end, 10);
-    if (end == v || *end || errno || x < lo || x > hi) {
-        fprintf(stderr, "nmnd: %s: '%s' is not an integer in [%ld, %ld]\n", flag, v, lo, hi);
-        return -1;
-    }
-    *out = x;
-    return 0;
-}
-
 int main(int argc, char **argv)
 {
-    const char *state = "var", *sock = NULL, *log_path = NULL;
-    long workers = sysconf(_SC_NPROCESSORS_ONLN), every = 10, secs = 300, attempts = 3;
+    nmnd_opts_t o;
+    char err[1024];
+    options_defaults(&o);
+    for (int i = 1; i < argc; i++) /* --config first: flags override it */
+        if (strcmp(argv[i], "--config") == 0 && i + 1 < argc && options_load(&o, argv[i + 1], err, sizeof err)) {
+            fprintf(stderr, "nmnd: %s\n", err);
+            return 1;
+        }
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            usage(stdout);
+            options_usage(stdout);
             return 0;
         }
         if (strcmp(a, "--foreground") == 0)
             continue; /* nmnd never forks: systemd and tests keep it in front */
-        if (i + 1 >= argc) {
+        if (strncmp(a, "--", 2) || i + 1 >= argc) {
             fprintf(stderr, "nmnd: %s '%s'\n", a[0] == '-' ? "missing value after" : "unknown argument", a);
-            usage(stderr);
+            options_usage(stderr);
             return 1;
         }
         const char *v = argv[++i];
-        if (strcmp(a, "--state-dir") == 0)
-            state = v;
-        else if (strcmp(a, "--socket") == 0)
-            sock = v;
-        else if (strcmp(a, "--log") == 0)
-            log_path = v;
-        else if (strcmp(a, "--log-level") == 0) {
-            for (log_level = 3; log_level >= 0 && strcmp(v, log_levels[log_level]); log_level--)
-                ;
-            if (log_level < 0) {
-                fprintf(stderr, "nmnd: --log-level: '%s' is not error|warn|info|debug\n", v);
-                return 1;
-            }
-        }
-        else if ((strcmp(a, "--workers") == 0 && parse_long(a, v, 1, 1024, &workers)) ||
-                 (strcmp(a, "--checkpoint-every") == 0 && parse_long(a, v, 1, 1000000, &every)) ||
-                 (strcmp(a, "--checkpoint-secs") == 0 && parse_long(a, v, 1, 86400 * 7, &secs)) ||
-                 (strcmp(a, "--max-attempts") == 0 && parse_long(a, v, 1, 1000, &attempts)))
-            return 1;
-        else if (strcmp(a, "--workers") && strcmp(a, "--checkpoint-every") && strcmp(a, "--log") &&
-                 strcmp(a, "--log-level") &&
-                 strcmp(a, "--checkpoint-secs") && strcmp(a, "--max-attempts")) {
-            fprintf(stderr, "nmnd: unknown argument '%s'\n", a);
-            usage(stderr);
+        if (strcmp(a, "--config") && options_set(&o, a + 2, v, err, sizeof err)) {
+            fprintf(stderr, "nmnd: --%s\n", err);
             return 1;
         }
     }
+    const char *state = o.state_dir, *sock = o.socket, *log_path = o.log;
+    long workers = o.slurm ? 0 : o.workers, every = o.ckpt_every, secs = o.ckpt_secs, attempts = o.max_attempts;
+    log_level = o.log_level;
     if (log_path && freopen(log_path, "a", stderr) == NULL) {
         fprintf(stdout, "nmnd: --log: cannot open %s\n", log_path);
         return 1;
@@ -513,7 +485,7 @@ int main(int argc, char **argv)
     setvbuf(stderr, NULL, _IOLBF, 0);
     nn_blas_single_thread();
     signal(SIGPIPE, SIG_IGN); /* a client gone mid-reply is an error code, not a death */
-    char path[PATH_MAX], ckpt[PATH_MAX], sockpath[PATH_MAX], err[1024];
+    char path[PATH_MAX], ckpt[PATH_MAX], sockpath[PATH_MAX], worker[PATH_MAX];
     snprintf(ckpt, sizeof ckpt, "%s/checkpoints", state);
     if ((mkdir(state, 0750) && errno != EEXIST) || (mkdir(ckpt, 0750) && errno != EEXIST)) {
         fprintf(stderr, "nmnd: %s: cannot create the state directory: %s\n", ckpt, strerror(errno));
@@ -541,7 +513,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "nmnd: %s\n", err);
         return 1;
     }
-    int lost = store_recover(d.store, err, sizeof err);
+    int lost = store_recover(d.store, o.slurm ? "slurm" : NULL, err, sizeof err);
     if (lost < 0) {
         fprintf(stderr, "nmnd: %s\n", err);
         return 1;
@@ -562,6 +534,22 @@ int main(int argc, char **argv)
         fprintf(stderr, "nmnd: %s\n", d.server ? "out of memory" : err);
         return 1;
     }
+    if (o.slurm) {
+        /* by default the nodes run the nmn-worker installed beside this nmnd */
+        ssize_t n = readlink("/proc/self/exe", worker, sizeof worker - 16);
+        if (n > 0) {
+            worker[n] = 0;
+            snprintf(strrchr(worker, '/') + 1, 16, "nmn-worker");
+        }
+        o.so.worker = o.so.worker ? o.so.worker : worker;
+        o.so.state_dir = state, o.so.ckpt_dir = ckpt;
+        o.so.ckpt_every = (int)every, o.so.ckpt_secs = (int)secs;
+        d.slurm = slurm_start(&d.loop, d.store, &o.so, slurm_apply, logmsg, &d, err, sizeof err);
+        if (d.slurm == NULL) {
+            fprintf(stderr, "nmnd: %s\n", err);
+            return 1;
+        }
+    }
     uv_signal_init(&d.loop, &d.sig_term), uv_signal_init(&d.loop, &d.sig_int), uv_signal_init(&d.loop, &d.sig_hup);
     d.sig_term.data = d.sig_int.data = d.sig_hup.data = &d;
     uv_signal_start(&d.sig_term, on_signal, SIGTERM);
@@ -570,7 +558,10 @@ int main(int argc, char **argv)
     uv_timer_init(&d.loop, &d.tick), uv_timer_init(&d.loop, &d.stop_timer);
     d.tick.data = d.stop_timer.data = &d;
     uv_timer_start(&d.tick, on_tick, 1000, 1000);
-    logmsg("listening on %s; state in %s; %ld workers", sockpath, state, workers);
+    if (o.slurm)
+        logmsg("listening on %s; state in %s; executor slurm", sockpath, state);
+    else
+        logmsg("listening on %s; state in %s; %ld workers", sockpath, state, workers);
     sd_notify(0, "READY=1");
     update_status(&d);
     schedule(&d);

@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "../common/config.h"
-#include "../worker/ppo/trainer.h"
+#include "../worker/ppo/job.h"
 
 typedef struct worker {
     pool_t *pool;
@@ -26,6 +26,7 @@ typedef struct worker {
     int has_job;         /* a job waits to be started */
     store_claim_t claim;
     char stop[16];       /* "" or the outcome to stop with */
+    char *last;          /* the job's latest checkpoint file */
 } worker_t;
 
 struct pool {
@@ -60,37 +61,48 @@ static pool_msg_t *msg(worker_t *w, enum pool_msg_type type)
     return m;
 }
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 /* Writes a checkpoint under its own name (job-ID-eEPISODE.ckpt) and
  * reports it; the loop records it, then deletes the previous one. A crash in
  * between leaves the store pointing at an older, consistent checkpoint. */
-static int checkpoint(worker_t *w, trainer_t *t, char **last, char *err, size_t errlen)
+static int checkpoint(void *ctx, trainer_t *t, char *err, size_t errlen)
 {
+    worker_t *w = ctx;
     char path[4096];
     snprintf(path, sizeof path, "%s/job-%lld-e%lld.ckpt", w->pool->o.ckpt_dir,
              (long long)w->claim.job_id, (long long)t->episodes_done);
-    if (*last && strcmp(*last, path) == 0)
+    if (w->last && strcmp(w->last, path) == 0)
         return 0; /* already there */
     if (trainer_save(t, path, err, errlen))
         return -1;
     pool_msg_t *m = msg(w, POOL_CHECKPOINT);
     m->path = strdup(path);
-    m->prev_path = *last ? strdup(*last) : NULL;
+    m->prev_path = w->last;
     m->episode = t->episodes_done;
-    free(*last);
-    *last = strdup(path);
+    w->last = strdup(path);
     post(w->pool, m);
     return 0;
 }
 
-static int stop_requested(worker_t *w, char *outcome)
+static int batch(void *ctx, const trainer_t *t, const ppo_episode_t *pe, const ppo_iter_t *it)
 {
+    worker_t *w = ctx;
+    pool_msg_t *m = msg(w, POOL_BATCH);
+    m->eps = malloc(sizeof *m->eps * (size_t)t->B);
+    if (m->eps == NULL)
+        abort(); /* as in msg() */
+    m->n = t->B;
+    for (int b = 0; b < t->B; b++)
+        m->eps[b] = (store_episode_t){pe[b].episode, pe[b].ret, pe[b].hits, pe[b].bad_hits};
+    m->it = (store_iteration_t){it->iteration, it->episodes_done, it->kl, it->beta, it->lr_mult,
+                                it->reverted, it->policy_loss, it->value_loss, it->mean_logvar,
+                                it->rollout_ms, it->update_ms};
+    post(w->pool, m);
+    return 0;
+}
+
+static int stop_requested(void *ctx, char outcome[16])
+{
+    worker_t *w = ctx;
     pthread_mutex_lock(&w->pool->mu);
     int stop = w->stop[0] != 0;
     if (stop)
@@ -102,64 +114,12 @@ static int stop_requested(worker_t *w, char *outcome)
 /* Runs one claimed job to its end; returns the outcome and error text. */
 static void run_job(worker_t *w, char *outcome, char **error)
 {
-    char err[1024] = "";
-    job_config_t cfg;
-    trainer_t t;
-    char *last = w->claim.checkpoint_path ? strdup(w->claim.checkpoint_path) : NULL;
-    config_defaults(&cfg);
-    strcpy(outcome, "failed");
-    if (config_apply_json(&cfg, w->claim.config_json, err, sizeof err) ||
-        trainer_init(&t, &cfg, err, sizeof err)) {
-        *error = strdup(err);
-        free(last);
-        return;
-    }
-    if (last && trainer_load(&t, last, err, sizeof err)) {
-        *error = strdup(err);
-        trainer_free(&t);
-        free(last);
-        return;
-    }
-    store_episode_t *eps = calloc((size_t)t.B, sizeof *eps);
-    ppo_episode_t *pe = calloc((size_t)t.B, sizeof *pe);
-    double last_ckpt = now_s();
-    int since = 0;
-    while (eps && pe && !trainer_done(&t)) {
-        if (stop_requested(w, outcome)) {
-            if (strcmp(outcome, "requeued") == 0 && checkpoint(w, &t, &last, err, sizeof err))
-                strcpy(outcome, "failed"), *error = strdup(err);
-            break;
-        }
-        ppo_iter_t it;
-        if (trainer_iterate(&t, pe, &it, err, sizeof err)) {
-            *error = strdup(err);
-            break;
-        }
-        pool_msg_t *m = msg(w, POOL_BATCH);
-        m->eps = malloc(sizeof *eps * (size_t)t.B);
-        m->n = t.B;
-        for (int b = 0; b < t.B; b++)
-            m->eps[b] = (store_episode_t){pe[b].episode, pe[b].ret, pe[b].hits, pe[b].bad_hits};
-        m->it = (store_iteration_t){it.iteration, it.episodes_done, it.kl, it.beta, it.lr_mult,
-                                    it.reverted, it.policy_loss, it.value_loss, it.mean_logvar,
-                                    it.rollout_ms, it.update_ms};
-        post(w->pool, m);
-        since++;
-        if (!trainer_done(&t) && (since >= w->pool->o.ckpt_every || now_s() - last_ckpt >= w->pool->o.ckpt_secs)) {
-            if (checkpoint(w, &t, &last, err, sizeof err)) {
-                *error = strdup(err);
-                break;
-            }
-            since = 0, last_ckpt = now_s();
-        }
-    }
-    if (trainer_done(&t) && *error == NULL) {
-        strcpy(outcome, "done");
-        if (checkpoint(w, &t, &last, err, sizeof err)) /* the trained agent, for eval */
-            strcpy(outcome, "failed"), *error = strdup(err);
-    }
-    free(eps), free(pe), free(last);
-    trainer_free(&t);
+    job_hooks_t h = {w, w->pool->o.ckpt_every, w->pool->o.ckpt_secs, batch, checkpoint,
+                     stop_requested};
+    w->last = w->claim.checkpoint_path ? strdup(w->claim.checkpoint_path) : NULL;
+    job_run(w->claim.config_json, w->claim.checkpoint_path, &h, outcome, error);
+    free(w->last);
+    w->last = NULL;
 }
 
 static void *worker_main(void *arg)

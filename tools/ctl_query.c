@@ -296,8 +296,12 @@ int ctl_status_jobs(const char *db, long sweep)
 {
     return run_query(db,
         "SELECT j.id AS job, j.benchmark, j.arch, j.seed, j.state, j.episodes_done, "
-        "       j.episodes, j.attempts, coalesce(j.error, '') AS error "
-        "FROM jobs j JOIN sweep_jobs s ON s.job_id = j.id WHERE s.sweep_id = ?1 "
+        "       j.episodes, j.attempts, coalesce(a.executor, '') AS executor, "
+        "       coalesce(al.slurm_id, '') AS slurm_job, coalesce(al.node, '') AS node, "
+        "       coalesce(j.error, '') AS error "
+        "FROM jobs j JOIN sweep_jobs s ON s.job_id = j.id "
+        "LEFT JOIN attempts a ON a.id = j.current_attempt "
+        "LEFT JOIN allocations al ON al.id = a.allocation_id WHERE s.sweep_id = ?1 "
         "ORDER BY j.benchmark, j.arch, j.seed, j.id", sweep, -1, stdout, 0);
 }
 
@@ -385,7 +389,7 @@ int ctl_plot(const char *db, long sweep, const char *out_path)
     fprintf(f, "set datafile separator ','\nset multiplot layout 1,%d title 'sweep %ld: running mean "
                "return (1000 episodes), mean +- std over seeds'\n", nb, sweep);
     fprintf(f, "set xlabel 'episode'\nset ylabel 'return'\nset key bottom right\nset grid\n"
-               "set xtics rotate by -30\n"
+               "set xtics rotate by -30\nset rmargin 5\n"
                "set style fill transparent solid 0.25 noborder\n");
     for (int b = 0; b < nb; b++) {
         fprintf(f, "set title '%s'\nplot ", benches[b]);

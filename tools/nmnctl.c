@@ -170,6 +170,28 @@ static int cmd_submit(const char *path, const char *file, int dry_run)
     return rc;
 }
 
+/* The Slurm executor's live state, which only nmnd knows (quietly nothing
+ * when nmnd is not running or runs jobs locally). */
+static void print_slurm(const char *path)
+{
+    if (access(path, F_OK))
+        return;
+    int rc;
+    json_t *req = json_pack("{s:s}", "method", "status");
+    json_t *r = request(path, req, &rc), *sl = json_object_get(r, "slurm");
+    json_decref(req);
+    if (json_is_object(sl)) {
+        const char *refusal = json_string_value(json_object_get(sl, "refusal"));
+        printf("slurm: %lld allocations pending, %lld running, %lld workers connected, %lld reconnecting%s%s\n",
+               (long long)json_integer_value(json_object_get(sl, "pending")),
+               (long long)json_integer_value(json_object_get(sl, "running")),
+               (long long)json_integer_value(json_object_get(sl, "workers")),
+               (long long)json_integer_value(json_object_get(sl, "reconnecting")),
+               refusal && *refusal ? "\n  the cluster said no: " : "", refusal && *refusal ? refusal : "");
+    }
+    json_decref(r);
+}
+
 static int usage_error(const char *cmd)
 {
     fprintf(stderr, "nmnctl %s: bad arguments (nmnctl with no command lists them)\n", cmd);
@@ -219,9 +241,10 @@ int main(int argc, char **argv)
     if (state == NULL || *state == 0)
         state = "var";
     /* --json anywhere: machine-readable output of the read commands */
+    int json_out = 0;
     for (int k = 1; k < argc; k++)
         if (strcmp(argv[k], "--json") == 0) {
-            ctl_set_json(1);
+            ctl_set_json(json_out = 1);
             memmove(argv + k, argv + k + 1, sizeof *argv * (size_t)(argc - k));
             argc--, k--;
         }
@@ -297,7 +320,10 @@ int main(int argc, char **argv)
         }
         if (jobs && (id < 0 || watch))
             return usage_error(cmd);
-        return jobs ? ctl_status_jobs(db, id) : ctl_status(db, id, watch);
+        int rc = jobs ? ctl_status_jobs(db, id) : ctl_status(db, id, watch);
+        if (rc == 0 && !jobs && !json_out)
+            print_slurm(path);
+        return rc;
     }
     if (strcmp(cmd, "sql") == 0) {
         if (rest == 1)

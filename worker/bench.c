@@ -6,7 +6,9 @@
  * the actors, then whole PPO iterations, with achieved GFLOP/s (GEMM FLOPs
  * counted analytically) against the SGEMM rate. */
 #include <math.h>
+#include <netdb.h>
 #include <pthread.h>
+#include <sys/socket.h>
 #include <sqlite3.h>
 #include <unistd.h>
 #include <stdio.h>
@@ -16,6 +18,7 @@
 
 #include "../common/rng.h"
 #include "../common/store.h"
+#include "../common/wire.h"
 #include "env/env.h"
 #include "nn/net.h"
 #include "ppo/trainer.h"
@@ -304,8 +307,72 @@ static void bench_ppo(int bench, enum nn_arch arch, double peak)
     trainer_free(&t);
 }
 
-int main(void)
+/* --wire-flood HOST:PORT: the Slurm path's ceiling. Plays a worker that
+ * trains infinitely fast: takes one job and streams all its episodes as
+ * 50-episode batch frames, then ends it; tools/bench-slurm.sh times how
+ * fast nmnd gets them into the store. The token comes from $NMN_TOKEN. */
+static int wire_flood(const char *hostport)
 {
+    char host[256];
+    const char *colon = strrchr(hostport, ':'), *token = getenv("NMN_TOKEN");
+    if (colon == NULL || token == NULL || (size_t)(colon - hostport) >= sizeof host) {
+        fprintf(stderr, "usage: NMN_TOKEN=... nmn-bench --wire-flood HOST:PORT\n");
+        return 1;
+    }
+    memcpy(host, hostport, (size_t)(colon - hostport));
+    host[colon - hostport] = 0;
+    struct addrinfo hints = {0}, *res;
+    hints.ai_socktype = SOCK_STREAM;
+    int fd = -1;
+    if (getaddrinfo(host, colon + 1, &hints, &res) == 0) {
+        fd = socket(res->ai_family, res->ai_socktype, res->ai_protocol);
+        if (fd >= 0 && connect(fd, res->ai_addr, res->ai_addrlen))
+            close(fd), fd = -1;
+        freeaddrinfo(res);
+    }
+    wire_frame_t f;
+    unsigned char *buf = NULL;
+    char err[256];
+    json_t *m = json_pack("{s:s, s:s}", "type", "hello", "token", token);
+    int ok = fd >= 0 && wire_write(fd, m, NULL, 0) == 0 && wire_read(fd, &f, &buf, err, sizeof err) == 1 &&
+             strcmp(f.type, "welcome") == 0;
+    json_decref(m);
+    if (ok)
+        json_decref(f.msg), free(buf);
+    m = json_pack("{s:s}", "type", "next");
+    ok = ok && wire_write(fd, m, NULL, 0) == 0 && wire_read(fd, &f, &buf, err, sizeof err) == 1 &&
+         strcmp(f.type, "job") == 0;
+    json_decref(m);
+    if (!ok) {
+        fprintf(stderr, "nmn-bench --wire-flood: no job from nmnd at %s\n", hostport);
+        return 1;
+    }
+    json_int_t job = json_integer_value(json_object_get(f.msg, "job_id"));
+    json_int_t attempt = json_integer_value(json_object_get(f.msg, "attempt_id"));
+    json_t *cfg = json_loads(json_string_value(json_object_get(f.msg, "config")), 0, NULL);
+    json_int_t episodes = json_integer_value(json_object_get(cfg, "episodes"));
+    json_decref(cfg), json_decref(f.msg), free(buf);
+    for (json_int_t e0 = 0, it = 1; e0 < episodes && ok; e0 += 50, it++) {
+        json_t *rows = json_array();
+        for (json_int_t e = e0; e < e0 + 50 && e < episodes; e++)
+            json_array_append_new(rows, json_pack("[I, f, i, i]", e, -9876.54321 + (double)e, 3, 1));
+        m = json_pack("{s:s, s:I, s:I, s:o, s:[I, I, f, f, f, i, f, f, f, f, f]}", "type", "batch", "job_id", job,
+                      "attempt_id", attempt, "episodes", rows, "it", it, e0 + 50, 0.003, 1.0, 1.0, 0, 0.1, 0.2,
+                      -1.0, 1.0, 2.0);
+        ok = wire_write(fd, m, NULL, 0) == 0;
+        json_decref(m);
+    }
+    m = json_pack("{s:s, s:I, s:I, s:s}", "type", "end", "job_id", job, "attempt_id", attempt, "outcome", "done");
+    ok = ok && wire_write(fd, m, NULL, 0) == 0;
+    json_decref(m);
+    close(fd);
+    return ok ? 0 : 1;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc == 3 && strcmp(argv[1], "--wire-flood") == 0)
+        return wire_flood(argv[2]);
     nn_blas_single_thread();
     printf("nmn-bench: one thread (OpenBLAS %s)\n\n", openblas_get_config());
     printf("SGEMM, single thread:\n");

@@ -8,5 +8,6 @@ int cmd_describe(int argc, char **argv);
 int cmd_env_stats(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 
 #endif

@@ -14,6 +14,7 @@ static const struct {
     {"describe", cmd_describe, "print the layer tables of the actor and critic"},
     {"env-stats", cmd_env_stats, "run a benchmark with a fixed policy; summarise returns"},
     {"train", cmd_train, "train one job with PPO (standalone, no daemon)"},
+    {"serve", cmd_serve, "run jobs for nmnd over TCP (the Slurm executor's worker)"},
     {"eval", cmd_eval, "run a trained agent without learning; record z (Figure 3)"},
 };
 

@@ -164,7 +164,7 @@ static void test_exactly_once(void **state)
     put(s, a.job_id, a.attempt_id, 0, 50, 0.0, 0);
     assert_int_equal(store_put_checkpoint(s, a.job_id, a.attempt_id, "/ck/1", 50, err, sizeof err), 0);
     put(s, a.job_id, a.attempt_id, 50, 50, 0.0, 0);
-    assert_int_equal(store_recover(s, err, sizeof err), 1); /* the crash */
+    assert_int_equal(store_recover(s, NULL, err, sizeof err), 1); /* the crash */
     assert_int_equal(q_int(s, "SELECT attempts FROM jobs"), 1);
     assert_int_equal(store_claim_next(s, "local", &b, err, sizeof err), 1);
     assert_string_equal(b.checkpoint_path, "/ck/1");
