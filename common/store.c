@@ -538,3 +538,17 @@ int store_attempt_set_allocation(store_t *s, int64_t attempt_id, int64_t alloc_i
     sqlite3_bind_int64(st, 2, alloc_id);
     return run(st) ? fail(s, err, errlen, "attempt allocation") : 0;
 }
+
+int64_t store_query_int(store_t *s, const char *sql, int64_t arg)
+{
+    sqlite3_stmt *st = prep(s, sql);
+    int64_t v = -1;
+    if (st == NULL)
+        return -1;
+    if (sqlite3_bind_parameter_count(st) > 0)
+        sqlite3_bind_int64(st, 1, arg);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}

@@ -24,6 +24,9 @@ void store_close(store_t *s);
 int store_schema_version(void);
 /* The underlying handle, for read-only queries and tests. */
 struct sqlite3 *store_db(store_t *s);
+/* The first column of the first row of a query with one optional integer
+ * parameter ?1, or -1 (no row, or an error). */
+int64_t store_query_int(store_t *s, const char *sql, int64_t arg);
 
 typedef struct store_job {
     const char *config_json;

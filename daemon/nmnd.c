@@ -73,19 +73,6 @@ static void logmsg(const char *fmt, ...)
     va_end(ap);
 }
 
-static int64_t q_int(daemon_t *d, const char *sql, int64_t arg)
-{
-    sqlite3_stmt *st;
-    int64_t v = -1;
-    if (sqlite3_prepare_v2(store_db(d->store), sql, -1, &st, NULL) != SQLITE_OK)
-        return -1;
-    sqlite3_bind_int64(st, 1, arg);
-    if (sqlite3_step(st) == SQLITE_ROW)
-        v = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    return v;
-}
-
 /* Claims queued jobs for idle workers. */
 static void schedule(daemon_t *d)
 {
@@ -129,7 +116,7 @@ static void apply(daemon_t *d, pool_msg_t *m)
     case POOL_END: {
         const char *outcome = m->outcome;
         if (strcmp(outcome, "failed") == 0 &&
-            q_int(d, "SELECT attempts FROM jobs WHERE id = ?1", m->job_id) < d->max_attempts)
+            store_query_int(d->store, "SELECT attempts FROM jobs WHERE id = ?1", m->job_id) < d->max_attempts)
             outcome = "requeued"; /* tried again, the error kept in jobs.error */
         rc = store_end_attempt(d->store, m->job_id, m->attempt_id, outcome, m->error, err, sizeof err);
         logmsg("job %lld: attempt %lld %s%s%s", (long long)m->job_id, (long long)m->attempt_id,

@@ -70,19 +70,6 @@ struct slurm {
 
 /* --- small helpers ------------------------------------------------------------ */
 
-static int64_t q_int(slurm_t *s, const char *sql, int64_t arg)
-{
-    sqlite3_stmt *st;
-    int64_t v = -1;
-    if (sqlite3_prepare_v2(store_db(s->store), sql, -1, &st, NULL) != SQLITE_OK)
-        return -1;
-    sqlite3_bind_int64(st, 1, arg);
-    if (sqlite3_step(st) == SQLITE_ROW)
-        v = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    return v;
-}
-
 /* Same length, and every byte compared whatever the earlier ones: the time
  * taken says nothing about how much of a guess was right. */
 static int token_equal(const char *a, const char *b)
@@ -373,7 +360,7 @@ static void poll_squeue(slurm_t *s)
     cmd_arg(c, "%s", "--format=%i|%T|%N");
     s->squeue_running = 1;
     s->last_squeue = uv_now(s->loop);
-    s->squeue_upto = q_int(s, "SELECT coalesce(max(id), 0) FROM allocations", 0);
+    s->squeue_upto = store_query_int(s->store, "SELECT coalesce(max(id), 0) FROM allocations", 0);
     cmd_start(c);
 }
 
@@ -527,7 +514,7 @@ static void on_hello(conn_t *c, wire_frame_t *f)
                node ? node : "?");
         return;
     }
-    if (q_int(s, "SELECT current_attempt FROM jobs WHERE id = ?1 AND state = 'running'", job) != attempt) {
+    if (store_query_int(s->store, "SELECT current_attempt FROM jobs WHERE id = ?1 AND state = 'running'", job) != attempt) {
         send_msg(c, json_pack("{s:s}", "type", "abandon"), NULL, 0);
         return;
     }
@@ -545,7 +532,7 @@ static void on_hello(conn_t *c, wire_frame_t *f)
             c->last_ckpt = strdup((const char *)sqlite3_column_text(q, 0));
         sqlite3_finalize(q);
     }
-    int64_t stored = q_int(s, "SELECT episodes_done FROM jobs WHERE id = ?1", job);
+    int64_t stored = store_query_int(s->store, "SELECT episodes_done FROM jobs WHERE id = ?1", job);
     if (c->alloc_id)
         store_attempt_set_allocation(s->store, attempt, c->alloc_id, err, sizeof err);
     s->log("job %lld: worker %s reconnected; resuming attempt %lld at %lld stored episodes", (long long)job,
@@ -865,7 +852,7 @@ slurm_t *slurm_start(uv_loop_t *loop, store_t *store, const slurm_opts_t *o, slu
 
 static void end_lost(slurm_t *s, const grace_t *g)
 {
-    if (q_int(s, "SELECT current_attempt FROM jobs WHERE id = ?1 AND state = 'running'", g->job_id) !=
+    if (store_query_int(s->store, "SELECT current_attempt FROM jobs WHERE id = ?1 AND state = 'running'", g->job_id) !=
         g->attempt_id)
         return;
     pool_msg_t m = {.type = POOL_END, .job_id = g->job_id, .attempt_id = g->attempt_id};
@@ -891,13 +878,13 @@ void slurm_tick(slurm_t *s, int accepting)
             conn_close(c, "no heartbeat");
     }
     if (!s->squeue_running && now - s->last_squeue >= SQUEUE_EVERY_S * 1000 &&
-        q_int(s, "SELECT count(*) FROM allocations WHERE state != 'ended'", 0) > 0)
+        store_query_int(s->store, "SELECT count(*) FROM allocations WHERE state != 'ended'", 0) > 0)
         poll_squeue(s);
     if (!accepting || s->sbatch_running || now < s->backoff_until)
         return;
-    int64_t queued = q_int(s, "SELECT count(*) FROM jobs WHERE state = 'queued'", 0);
-    int64_t pending = q_int(s, "SELECT count(*) FROM allocations WHERE state = 'pending'", 0);
-    int64_t live = q_int(s, "SELECT count(*) FROM allocations WHERE state != 'ended'", 0);
+    int64_t queued = store_query_int(s->store, "SELECT count(*) FROM jobs WHERE state = 'queued'", 0);
+    int64_t pending = store_query_int(s->store, "SELECT count(*) FROM allocations WHERE state = 'pending'", 0);
+    int64_t live = store_query_int(s->store, "SELECT count(*) FROM allocations WHERE state != 'ended'", 0);
     if (queued > pending * s->o.jobs_per_allocation && live < s->o.max_allocations)
         submit_allocation(s);
 }
@@ -918,7 +905,7 @@ int slurm_cancel_job(slurm_t *s, int64_t job_id)
     }
     sqlite3_finalize(st);
     /* the attempt ends now; whatever the worker still sends is stale */
-    int64_t attempt = q_int(s, "SELECT current_attempt FROM jobs WHERE id = ?1 AND state = 'running'", job_id);
+    int64_t attempt = store_query_int(s->store, "SELECT current_attempt FROM jobs WHERE id = ?1 AND state = 'running'", job_id);
     if (attempt > 0) {
         pool_msg_t m = {.type = POOL_END, .job_id = job_id, .attempt_id = attempt};
         snprintf(m.outcome, sizeof m.outcome, "cancelled");
@@ -938,8 +925,8 @@ json_t *slurm_status(slurm_t *s)
     for (conn_t *c = s->conns; c; c = c->next)
         n += c->authed;
     return json_pack("{s:s, s:I, s:I, s:i, s:i, s:s}", "executor", "slurm",
-                     "pending", (json_int_t)q_int(s, "SELECT count(*) FROM allocations WHERE state = 'pending'", 0),
-                     "running", (json_int_t)q_int(s, "SELECT count(*) FROM allocations WHERE state = 'running'", 0),
+                     "pending", (json_int_t)store_query_int(s->store, "SELECT count(*) FROM allocations WHERE state = 'pending'", 0),
+                     "running", (json_int_t)store_query_int(s->store, "SELECT count(*) FROM allocations WHERE state = 'running'", 0),
                      "workers", n, "reconnecting", s->ngrace, "refusal", s->refusal);
 }
 

@@ -35,7 +35,9 @@ submit() { # submit NAME EPISODES
     printf 'name: %s\nbenchmarks: [target1d]\narchs: [nmn]\nseeds: 1\nepisodes: %s\n' "$1" "$2" >"$T/$1.yaml"
     "$BUILD/nmnctl" --state-dir "$T/s" submit "$T/$1.yaml" >/dev/null
 }
-bash "$LS" start >"$T/slurm.log" 2>&1 || { echo "bench-slurm: the local Slurm cluster did not start: $(tail -n 3 "$T/slurm.log")" >&2; exit 1; }
+# start is idempotent and can lose a race under load: up to 3 tries
+for _ in 1 2 3; do bash "$LS" start >>"$T/slurm.log" 2>&1 && break; sleep 1; done
+bash "$LS" status >/dev/null 2>&1 || { echo "bench-slurm: the local Slurm cluster did not start: $(tail -n 3 "$T/slurm.log")" >&2; exit 1; }
 
 echo "The Slurm path (local one-node cluster, nmnd --executor slurm):"
 start
