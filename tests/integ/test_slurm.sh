@@ -70,7 +70,8 @@ executor: slurm
 checkpoint_every: 2
 slurm:
   port: $P
-  max_allocations: 2
+  max_allocations: 1
+  jobs_per_allocation: 2
   heartbeat_secs: 1
   grace_secs: 3
   reconnect_secs: 60
@@ -112,6 +113,8 @@ check "nmn job bit-identical to nmn-worker train" "$(ref nmn 1 300)" "$(returns_
 check "rnn job bit-identical to nmn-worker train" "$(ref rnn 1 300)" "$(returns_db "$J2")"
 check "attempts ran on Slurm allocations" "2" \
     "$(sql "SELECT count(*) FROM attempts WHERE executor = 'slurm' AND allocation_id IS NOT NULL AND job_id IN ($J1, $J2)")"
+check "max_allocations 1: one allocation ran both jobs in turn (jobs_per_allocation 2)" "1" \
+    "$(sql "SELECT count(DISTINCT allocation_id) FROM attempts WHERE job_id IN ($J1, $J2)")"
 check "the workers sent checkpoints and the trained agents stay" "2" \
     "$(sql "SELECT count(*) FROM jobs WHERE id IN ($J1, $J2) AND checkpoint_episode = 300")"
 
@@ -147,6 +150,20 @@ wait_sql "SELECT state FROM jobs WHERE id = $J" done && ok "after scancel the jo
 check "... in two attempts or more" 1 "$(sql "SELECT attempts >= 2 FROM jobs WHERE id = $J")"
 once "$J" 600
 check "... bit-identical to nmn-worker train" "$(ref nmn 2 600)" "$(returns_db "$J")"
+
+# --- the time limit's signal (--signal=B:USR1@T), sent now: checkpoint,
+# hand back, resume elsewhere ------------------------------------------------
+sweep f nmn 4 600
+J=$(job_of nmn 4 600)
+wait_episodes "$J" 200
+alloc=$(sql "SELECT al.slurm_id FROM jobs j JOIN attempts a ON a.id = j.current_attempt JOIN allocations al ON al.id = a.allocation_id WHERE j.id = $J")
+scancel --batch --signal=USR1 "$alloc"
+wait_sql "SELECT state FROM jobs WHERE id = $J" done && ok "after USR1 the job is handed back and completes" ||
+    not_ok "after USR1 the job is handed back and completes" "$(tail -n 20 "$T/s.log")"
+check "... its first attempt was requeued by the worker, with a checkpoint" "requeued" \
+    "$(sql "SELECT outcome FROM attempts WHERE job_id = $J ORDER BY id LIMIT 1")"
+once "$J" 600
+check "... bit-identical to nmn-worker train" "$(ref nmn 4 600)" "$(returns_db "$J")"
 
 # --- kill -9 of a worker: the grace period ends, requeued, exact ----------
 sweep c rnn 2 600
