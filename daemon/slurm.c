@@ -223,9 +223,18 @@ static void sbatch_done(cmd_t *c)
 {
     slurm_t *s = c->s;
     s->sbatch_running = 0;
-    char *end;
-    long long id = strtoll(c->out, &end, 10); /* --parsable: "ID" or "ID;cluster" */
-    if (c->status != 0 || id <= 0 || (*end && *end != ';' && *end != '\n')) {
+    /* --parsable prints "ID" or "ID;cluster" on a line of its own; warnings
+     * (on stderr, merged here) may come before it */
+    long long id = 0;
+    for (char *line = c->out; line && *line;) {
+        char *end;
+        long long v = strtoll(line, &end, 10);
+        if (end != line && v > 0 && (*end == 0 || *end == ';' || *end == '\n'))
+            id = v;
+        line = strchr(line, '\n');
+        line = line ? line + 1 : NULL;
+    }
+    if (c->status != 0 || id <= 0) {
         c->out[strcspn(c->out, "\n")] = 0;
         s->backoff_ms = s->backoff_ms ? (s->backoff_ms * 2 > 300000 ? 300000 : s->backoff_ms * 2) : 5000;
         s->backoff_until = uv_now(s->loop) + s->backoff_ms;

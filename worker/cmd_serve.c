@@ -137,19 +137,22 @@ static int connect_hello(serve_t *s, int resume)
 {
     double deadline = now_s() + s->reconnect_secs;
     for (int tries = 0;; tries++) {
-        pthread_mutex_lock(&s->mu);
-        if (s->fd >= 0)
-            close(s->fd);
-        s->fd = dial(s);
-        pthread_mutex_unlock(&s->mu);
         json_t *hello = json_pack("{s:s, s:s, s:s, s:s}", "type", "hello", "token", s->token,
                                   "alloc", s->alloc, "node", s->node);
         if (resume)
             json_object_set_new(hello, "job_id", json_integer(s->job_id)),
                 json_object_set_new(hello, "attempt_id", json_integer(s->attempt_id));
+        /* hello goes out under the lock that swaps the fd: no heartbeat first */
+        pthread_mutex_lock(&s->mu);
+        if (s->fd >= 0)
+            close(s->fd);
+        s->fd = dial(s);
+        int sent = s->fd >= 0 && wire_write(s->fd, hello, NULL, 0) == 0;
+        pthread_mutex_unlock(&s->mu);
+        json_decref(hello);
         wire_frame_t f;
         unsigned char *buf = NULL;
-        if (s->fd >= 0 && send_msg(s, hello, NULL, 0) == 0 && read_reply(s, &f, &buf) == 1) {
+        if (sent && read_reply(s, &f, &buf) == 1) {
             int rc = 0;
             if (strcmp(f.type, "resume") == 0) {
                 int64_t stored = wire_int(f.msg, "stored");
