@@ -13,7 +13,10 @@
  * may write, and episodes already stored are ignored (store.h).
  * Crash: on start, jobs left running go back to the queue and resume from
  * their last recorded checkpoint. SIGTERM/SIGINT: stop accepting work,
- * workers checkpoint at their next iteration boundary and requeue, exit 0. */
+ * workers checkpoint at their next iteration boundary and requeue, exit 0.
+ * With --executor slurm there are no worker threads: slurm.c runs jobs in
+ * sbatch allocations whose workers connect back over TCP, and hands their
+ * results to the same apply() on this thread. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
