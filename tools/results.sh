@@ -30,7 +30,7 @@ for name in "$@"; do
                      AND e.episode >= $eps - 100) AS l100,
                   (SELECT sum(julianday(ended_at) - julianday(started_at)) * 86400 FROM attempts t
                     WHERE t.job_id = j.id AND ended_at IS NOT NULL) AS secs
-           FROM jobs j JOIN sweep_jobs s ON s.job_id = j.id WHERE s.sweep_id = $sweep)
+           FROM jobs j JOIN sweep_jobs s ON s.job_id = j.id WHERE s.sweep_id = $sweep AND j.episodes_done > 0)
        SELECT '', b, a, sum(state = 'done') || ' of ' || count(*), max(done),
               CASE WHEN count(q1) THEN printf('%.0f +- %.0f', avg(q1), sqrt(max(avg(q1 * q1) - avg(q1) * avg(q1), 0))) ELSE '-' END,
               CASE WHEN count(q2) THEN printf('%.0f +- %.0f', avg(q2), sqrt(max(avg(q2 * q2) - avg(q2) * avg(q2), 0))) ELSE '-' END,

@@ -340,7 +340,7 @@ int cmd_serve(int argc, char **argv)
                  (strcmp(a, "--heartbeat-secs") == 0 && args_long(C, a, v, 1, 3600, &heartbeat)))
             return 1;
     }
-    static serve_t s; /* static: the signal-free parts of the program share it */
+    serve_t s = {0};
     const char *colon = connect_to ? strrchr(connect_to, ':') : NULL;
     if (colon == NULL || colon == connect_to || strlen(colon + 1) == 0 || strlen(colon + 1) >= sizeof s.port ||
         (size_t)(colon - connect_to) >= sizeof s.host) {
