@@ -5,7 +5,7 @@ set -eu
 
 PKGS="build-essential pkg-config libuv1-dev libsqlite3-dev sqlite3 libyaml-dev
 libopenblas-pthread-dev libsystemd-dev libjansson-dev libcmocka-dev gnuplot-nox
-valgrind clang libclang-rt-dev slurmctld slurmd slurm-client munge"
+valgrind clang libclang-rt-dev slurmctld slurmd slurm-client munge procps"
 
 missing=""
 for p in $PKGS; do
