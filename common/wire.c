@@ -2,9 +2,11 @@
 #include "wire.h"
 
 #include <errno.h>
+#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 static uint32_t get_u32(const unsigned char *p)
@@ -64,8 +66,9 @@ unsigned char *wire_pack(json_t *msg, const void *blob, size_t blob_len, size_t 
     return out;
 }
 
-static int write_all(int fd, const unsigned char *p, size_t n)
+int wire_write_all(int fd, const void *data, size_t n)
 {
+    const unsigned char *p = data;
     while (n) {
         ssize_t w = write(fd, p, n);
         if (w < 0 && errno == EINTR)
@@ -96,7 +99,7 @@ int wire_write(int fd, json_t *msg, const void *blob, size_t blob_len)
 {
     size_t n;
     unsigned char *frame = wire_pack(msg, blob, blob_len, &n);
-    int rc = frame ? write_all(fd, frame, n) : -1;
+    int rc = frame ? wire_write_all(fd, frame, n) : -1;
     free(frame);
     return rc;
 }
@@ -137,4 +140,22 @@ int64_t wire_int(json_t *msg, const char *key)
 {
     json_t *v = json_object_get(msg, key);
     return json_is_integer(v) && json_integer_value(v) >= 0 ? (int64_t)json_integer_value(v) : -1;
+}
+
+int wire_dial(const char *host, const char *port)
+{
+    struct addrinfo hints = {0}, *res;
+    hints.ai_socktype = SOCK_STREAM;
+    if (getaddrinfo(host, port, &hints, &res))
+        return -1;
+    int fd = -1;
+    for (struct addrinfo *a = res; a && fd < 0; a = a->ai_next) {
+        fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
+        if (fd >= 0 && connect(fd, a->ai_addr, a->ai_addrlen)) {
+            close(fd);
+            fd = -1;
+        }
+    }
+    freeaddrinfo(res);
+    return fd;
 }

@@ -40,6 +40,10 @@ unsigned char *wire_pack(json_t *msg, const void *blob, size_t blob_len, size_t 
  * reads one (1, 0 on a clean close, -1 on error or a bad frame; *buf holds
  * the frame's bytes, which f->blob points into: free it after use). */
 int wire_write(int fd, json_t *msg, const void *blob, size_t blob_len);
+/* Writes n bytes (an already packed frame): 0 or -1. */
+int wire_write_all(int fd, const void *p, size_t n);
+/* A connected TCP socket to host:port, or -1. */
+int wire_dial(const char *host, const char *port);
 int wire_read(int fd, wire_frame_t *f, unsigned char **buf, char *err, size_t errlen);
 
 /* Field helpers: an integer >= 0 (or -1 if absent or of another type). */

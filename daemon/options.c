@@ -38,32 +38,36 @@ static int num(const char *key, const char *v, long lo, long hi, long *out, char
 int options_set(nmnd_opts_t *o, const char *key, const char *v, char *err, size_t errlen)
 {
     slurm_opts_t *s = &o->so;
-    long x;
-    static const struct { const char *key; long lo, hi; int slot; } ints[] = {
-        {"workers", 1, 1024, 0}, {"checkpoint-every", 1, 1000000, 1}, {"checkpoint-secs", 1, 604800, 2},
-        {"max-attempts", 1, 1000, 3}, {"slurm-max-allocations", 1, 100000, 4},
-        {"slurm-jobs-per-allocation", 1, 100000, 5}, {"slurm-port", 1, 65535, 6},
-        {"slurm-grace-secs", 1, 86400, 7}, {"slurm-heartbeat-secs", 1, 3600, 8},
-        {"slurm-signal-secs", 1, 86400, 9}, {"slurm-reconnect-secs", 0, 86400, 10},
+    const struct { const char *key; long lo, hi; long *l; int *i; } ints[] = {
+        {"workers", 1, 1024, &o->workers, NULL},
+        {"checkpoint-every", 1, 1000000, &o->ckpt_every, NULL},
+        {"checkpoint-secs", 1, 604800, &o->ckpt_secs, NULL},
+        {"max-attempts", 1, 1000, &o->max_attempts, NULL},
+        {"slurm-max-allocations", 1, 100000, NULL, &s->max_allocations},
+        {"slurm-jobs-per-allocation", 1, 100000, NULL, &s->jobs_per_allocation},
+        {"slurm-port", 1, 65535, NULL, &s->port},
+        {"slurm-grace-secs", 1, 86400, NULL, &s->grace_secs},
+        {"slurm-heartbeat-secs", 1, 3600, NULL, &s->heartbeat_secs},
+        {"slurm-signal-secs", 1, 86400, NULL, &s->signal_secs},
+        {"slurm-reconnect-secs", 0, 86400, NULL, &s->reconnect_secs},
     };
     for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) {
+        long x;
         if (strcmp(key, ints[i].key))
             continue;
         if (num(key, v, ints[i].lo, ints[i].hi, &x, err, errlen))
             return -1;
-        long *lp[] = {&o->workers, &o->ckpt_every, &o->ckpt_secs, &o->max_attempts};
-        int *ip[] = {&s->max_allocations, &s->jobs_per_allocation, &s->port, &s->grace_secs,
-                     &s->heartbeat_secs, &s->signal_secs, &s->reconnect_secs};
-        if (ints[i].slot < 4)
-            *lp[ints[i].slot] = x;
+        if (ints[i].l)
+            *ints[i].l = x;
         else
-            *ip[ints[i].slot - 4] = (int)x;
+            *ints[i].i = (int)x;
         return 0;
     }
-    static const struct { const char *key; int slot; } strs[] = {
-        {"state-dir", 0}, {"socket", 1}, {"log", 2}, {"slurm-partition", 3}, {"slurm-account", 4},
-        {"slurm-time-limit", 5}, {"slurm-listen", 6}, {"slurm-advertise", 7}, {"slurm-worker", 8},
-        {"slurm-output", 9},
+    const struct { const char *key; const char **p; } strs[] = {
+        {"state-dir", &o->state_dir}, {"socket", &o->socket}, {"log", &o->log},
+        {"slurm-partition", &s->partition}, {"slurm-account", &s->account},
+        {"slurm-time-limit", &s->time_limit}, {"slurm-listen", &s->listen},
+        {"slurm-advertise", &s->advertise}, {"slurm-worker", &s->worker}, {"slurm-output", &s->output},
     };
     for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
         if (strcmp(key, strs[i].key))
@@ -72,9 +76,7 @@ int options_set(nmnd_opts_t *o, const char *key, const char *v, char *err, size_
             snprintf(err, errlen, "%s: empty value", key);
             return -1;
         }
-        const char **sp[] = {&o->state_dir, &o->socket, &o->log, &s->partition, &s->account,
-                             &s->time_limit, &s->listen, &s->advertise, &s->worker, &s->output};
-        *sp[strs[i].slot] = v;
+        *strs[i].p = v;
         return 0;
     }
     if (strcmp(key, "slurm-sbatch-option") == 0) {

@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../common/durable.h"
 #include "../common/wire.h"
 
 #define TOKEN_HEX 64
@@ -642,18 +643,12 @@ static int on_checkpoint(conn_t *c, wire_frame_t *f)
     int64_t ep = wire_int(f->msg, "episode");
     if (ep < 0 || f->blob_len == 0)
         return -1;
-    char path[4096], tmp[4200];
+    char path[4096], err[4352];
     snprintf(path, sizeof path, "%s/job-%lld-e%lld.ckpt", s->o.ckpt_dir, (long long)c->job_id, (long long)ep);
     if (c->last_ckpt && strcmp(c->last_ckpt, path) == 0)
         return 0;
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-    if (fd < 0 || write(fd, f->blob, f->blob_len) != (ssize_t)f->blob_len || fsync(fd) || close(fd) ||
-        rename(tmp, path)) {
-        s->log("error: job %lld: cannot write checkpoint %s: %s", (long long)c->job_id, path, strerror(errno));
-        if (fd >= 0)
-            close(fd);
-        unlink(tmp);
+    if (durable_write(path, f->blob, f->blob_len, err, sizeof err)) {
+        s->log("error: job %lld: checkpoint %s", (long long)c->job_id, err);
         return 0; /* the job goes on; the next checkpoint may succeed */
     }
     pool_msg_t m = {.type = POOL_CHECKPOINT, .job_id = c->job_id, .attempt_id = c->attempt_id,

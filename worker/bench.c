@@ -6,9 +6,7 @@
  * the actors, then whole PPO iterations, with achieved GFLOP/s (GEMM FLOPs
  * counted analytically) against the SGEMM rate. */
 #include <math.h>
-#include <netdb.h>
 #include <pthread.h>
-#include <sys/socket.h>
 #include <sqlite3.h>
 #include <unistd.h>
 #include <stdio.h>
@@ -321,15 +319,7 @@ static int wire_flood(const char *hostport)
     }
     memcpy(host, hostport, (size_t)(colon - hostport));
     host[colon - hostport] = 0;
-    struct addrinfo hints = {0}, *res;
-    hints.ai_socktype = SOCK_STREAM;
-    int fd = -1;
-    if (getaddrinfo(host, colon + 1, &hints, &res) == 0) {
-        fd = socket(res->ai_family, res->ai_socktype, res->ai_protocol);
-        if (fd >= 0 && connect(fd, res->ai_addr, res->ai_addrlen))
-            close(fd), fd = -1;
-        freeaddrinfo(res);
-    }
+    int fd = wire_dial(host, colon + 1);
     wire_frame_t f;
     unsigned char *buf = NULL;
     char err[256];

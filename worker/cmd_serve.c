@@ -14,14 +14,12 @@
  * forwarded by the batch script) and SIGTERM: checkpoint at the next
  * iteration boundary, hand the job back (requeued), exit. */
 #include <errno.h>
-#include <netdb.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -75,24 +73,6 @@ static void say(const char *fmt, ...)
     va_end(ap);
 }
 
-static int dial(const serve_t *s)
-{
-    struct addrinfo hints = {0}, *res;
-    hints.ai_socktype = SOCK_STREAM;
-    if (getaddrinfo(s->host, s->port, &hints, &res))
-        return -1;
-    int fd = -1;
-    for (struct addrinfo *a = res; a && fd < 0; a = a->ai_next) {
-        fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
-        if (fd >= 0 && connect(fd, a->ai_addr, a->ai_addrlen)) {
-            close(fd);
-            fd = -1;
-        }
-    }
-    freeaddrinfo(res);
-    return fd;
-}
-
 static int send_msg(serve_t *s, json_t *msg, const void *blob, size_t n)
 {
     pthread_mutex_lock(&s->mu);
@@ -105,17 +85,7 @@ static int send_msg(serve_t *s, json_t *msg, const void *blob, size_t n)
 static int send_bytes(serve_t *s, const unsigned char *p, size_t n)
 {
     pthread_mutex_lock(&s->mu);
-    int rc = -1;
-    if (s->fd >= 0) {
-        rc = 0;
-        for (size_t off = 0; off < n && rc == 0;) {
-            ssize_t w = write(s->fd, p + off, n - off);
-            if (w < 0 && errno == EINTR)
-                continue;
-            rc = w > 0 ? 0 : -1;
-            off += w > 0 ? (size_t)w : 0;
-        }
-    }
+    int rc = s->fd >= 0 ? wire_write_all(s->fd, p, n) : -1;
     pthread_mutex_unlock(&s->mu);
     return rc;
 }
@@ -146,7 +116,7 @@ static int connect_hello(serve_t *s, int resume)
         pthread_mutex_lock(&s->mu);
         if (s->fd >= 0)
             close(s->fd);
-        s->fd = dial(s);
+        s->fd = wire_dial(s->host, s->port);
         int sent = s->fd >= 0 && wire_write(s->fd, hello, NULL, 0) == 0;
         pthread_mutex_unlock(&s->mu);
         json_decref(hello);
@@ -220,29 +190,16 @@ static int hook_batch(void *ctx, const trainer_t *t, const ppo_episode_t *eps, c
 static int hook_checkpoint(void *ctx, trainer_t *t, char *err, size_t errlen)
 {
     serve_t *s = ctx;
-    char path[4096];
-    const char *tmp = getenv("TMPDIR");
-    snprintf(path, sizeof path, "%s/nmn-worker-%d.ckpt", tmp && *tmp ? tmp : "/tmp", (int)getpid());
-    if (trainer_save(t, path, err, errlen))
-        return -1;
-    FILE *f = fopen(path, "rb");
-    unsigned char *blob = NULL;
-    long n = -1;
-    if (f && fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0 &&
-        (blob = malloc((size_t)n + 1)) && fread(blob, 1, (size_t)n, f) != (size_t)n)
-        n = -1;
-    if (f)
-        fclose(f);
-    unlink(path);
-    if (blob == NULL || n < 0) {
-        free(blob);
-        snprintf(err, errlen, "cannot read back the checkpoint %s", path);
+    size_t n;
+    unsigned char *blob = trainer_serialize(t, &n); /* nmnd makes it durable */
+    if (blob == NULL) {
+        snprintf(err, errlen, "out of memory serialising the checkpoint");
         return -1;
     }
     for (int tries = 0; tries < 2 && !s->abandoned; tries++) {
         json_t *msg = json_pack("{s:s, s:I, s:I, s:I}", "type", "checkpoint", "job_id", (json_int_t)s->job_id,
                                 "attempt_id", (json_int_t)s->attempt_id, "episode", (json_int_t)t->episodes_done);
-        if (send_msg(s, msg, blob, (size_t)n) == 0)
+        if (send_msg(s, msg, blob, n) == 0)
             break;
         if (connect_hello(s, 1))
             exit(1);

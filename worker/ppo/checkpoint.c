@@ -9,14 +9,12 @@
  * and the replay buffer. Native byte order: checkpoints move between
  * machines of one architecture. */
 #include <errno.h>
-#include <fcntl.h>
 #include <jansson.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
+#include "../../common/durable.h"
 #include "trainer.h"
 
 #define CKPT_MAGIC "NMNCKPT"
@@ -95,52 +93,38 @@ static void payload(trainer_t *t, buf_t *b, void (*io)(buf_t *, void *, size_t))
 static void io_put(buf_t *b, void *p, size_t n) { put(b, p, n); }
 static void io_get(buf_t *b, void *p, size_t n) { get(b, p, n); }
 
-int trainer_save(const trainer_t *t, const char *path, char *err, size_t errlen)
+unsigned char *trainer_serialize(const trainer_t *t, size_t *size)
 {
     buf_t b = {0};
+    unsigned char hdr[32] = CKPT_MAGIC;
+    put(&b, hdr, sizeof hdr); /* filled in below, once the payload is known */
     uint32_t jl = (uint32_t)strlen(t->cfg_json);
     put(&b, &jl, sizeof jl);
     put(&b, t->cfg_json, jl);
     payload((trainer_t *)t, &b, io_put);
     if (b.fail) {
         free(b.p);
+        return NULL;
+    }
+    uint32_t version = CKPT_VERSION, zero = 0;
+    uint64_t len = b.len - sizeof hdr, sum = fnv(b.p + sizeof hdr, len);
+    memcpy(b.p + 8, &version, 4), memcpy(b.p + 12, &zero, 4);
+    memcpy(b.p + 16, &len, 8), memcpy(b.p + 24, &sum, 8);
+    *size = b.len;
+    return b.p;
+}
+
+int trainer_save(const trainer_t *t, const char *path, char *err, size_t errlen)
+{
+    size_t n;
+    unsigned char *bytes = trainer_serialize(t, &n);
+    if (bytes == NULL) {
         snprintf(err, errlen, "%s: out of memory writing the checkpoint", path);
         return -1;
     }
-    unsigned char hdr[32] = CKPT_MAGIC;
-    uint32_t version = CKPT_VERSION, zero = 0;
-    uint64_t len = b.len, sum = fnv(b.p, b.len);
-    memcpy(hdr + 8, &version, 4), memcpy(hdr + 12, &zero, 4);
-    memcpy(hdr + 16, &len, 8), memcpy(hdr + 24, &sum, 8);
-
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    int ok = fd >= 0 && write(fd, hdr, sizeof hdr) == (ssize_t)sizeof hdr;
-    for (size_t off = 0; ok && off < b.len;) {
-        ssize_t w = write(fd, b.p + off, b.len - off);
-        ok = w > 0;
-        off += ok ? (size_t)w : 0;
-    }
-    ok = ok && fsync(fd) == 0;
-    int saved = errno;
-    if (fd >= 0)
-        close(fd);
-    free(b.p);
-    if (!ok || rename(tmp, path) != 0) {
-        snprintf(err, errlen, "%s: cannot write checkpoint: %s", path, strerror(ok ? errno : saved));
-        unlink(tmp);
-        return -1;
-    }
-    /* make the rename itself durable */
-    char dir[4096];
-    snprintf(dir, sizeof dir, "%s", path);
-    int dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-        fsync(dfd);
-        close(dfd);
-    }
-    return 0;
+    int rc = durable_write(path, bytes, n, err, errlen);
+    free(bytes);
+    return rc;
 }
 
 /* Reads and verifies a checkpoint file: b gets its payload. */

@@ -80,9 +80,12 @@ int trainer_iterate(trainer_t *t, ppo_episode_t *eps, ppo_iter_t *it,
 /* FNV-1a 64 over both networks' parameters and optimiser states. */
 uint64_t trainer_state_hash(const trainer_t *t);
 
-/* Checkpoint: every piece of training state in one file, written to
- * PATH.tmp, fsynced and renamed. Returns 0, or -1 with a message. */
+/* Checkpoint: every piece of training state in one file, written durably
+ * (common/durable.h). Returns 0, or -1 with a message. */
 int trainer_save(const trainer_t *t, const char *path, char *err, size_t errlen);
+/* The bytes trainer_save writes (malloc'd; NULL if out of memory), for
+ * shipping a checkpoint without a file. */
+unsigned char *trainer_serialize(const trainer_t *t, size_t *size);
 /* Restores a checkpoint into a trainer built from the same config; refuses
  * (-1, message) a truncated, corrupted, other-version or other-job file. */
 int trainer_load(trainer_t *t, const char *path, char *err, size_t errlen);
