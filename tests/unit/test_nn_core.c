@@ -17,6 +17,7 @@
 #include "../../worker/nn/fastmath.h"
 #include "../../worker/nn/ops.h"
 #include "../../worker/nn/policy.h"
+#include "../../worker/nn/stepgemm.h"
 #include "golden.h"
 
 
@@ -226,6 +227,90 @@ static void test_fastmath_accuracy(void **state)
     assert_true(nn_tanhf(1e-3f) == -nn_tanhf(-1e-3f));
 }
 
+/* The fused form (the gates on FMA machines) keeps the same accuracy. */
+static void test_fastmath_fused_accuracy(void **state)
+{
+    (void)state;
+    double tanh_rel = 0, sig_abs = 0, vs_plain = 0;
+    for (float x = -20.0f; x <= 20.0f; x += 1.0f / 4096) {
+        double t = tanh((double)x), s = 1.0 / (1.0 + exp(-(double)x));
+        double e = fabs(nn_tanhf_fused(x) - t) / fmax(fabs(t), 1e-30);
+        tanh_rel = fmax(tanh_rel, x == 0.0f ? 0 : e);
+        sig_abs = fmax(sig_abs, fabs(nn_sigmoidf_fused(x) - s));
+        vs_plain = fmax(vs_plain, fabs(nn_tanhf_fused(x) - nn_tanhf(x)));
+    }
+    printf("# fused: tanh max relative error %.3g, sigmoid max absolute error %.3g, "
+           "largest difference from the unfused tanh %.3g\n", tanh_rel, sig_abs, vs_plain);
+    assert_true(tanh_rel < 5e-7);
+    assert_true(sig_abs < 3e-7);
+    assert_true(vs_plain > 0); /* it is another function, not an alias */
+    assert_true(nn_tanhf_fused(0.0f) == 0.0f && nn_sigmoidf_fused(0.0f) == 0.5f);
+}
+
+/* --- the recurrent step's GEMM ------------------------------------------ */
+
+/* stepgemm against double-precision loops, on the kernel and on the
+ * fallback: edges of every size (rows not a multiple of 5, panels of 1..16
+ * columns), both layouts of B, beta 0 and 1, strides wider than the matrix
+ * (whose gaps must stay untouched), and, on the kernel, a row's bits
+ * independent of where it sits in A (edge tiles do what full ones do). */
+static void test_stepgemm(void **state)
+{
+    (void)state;
+    static const int Ms[] = {1, 4, 5, 7, 25, 52}, Ns[] = {1, 8, 9, 16, 17, 50, 150},
+                     Ks[] = {1, 3, 50};
+    enum { PAD = 3 };
+    rng_t r;
+    rng_seed(&r, 5, 5);
+    float *A = test_randn(&r, 52 * (50 + PAD), 1.0), *B = test_randn(&r, 160 * (160 + PAD), 1.0);
+    float *C = malloc(sizeof(float) * 52 * (150 + PAD)), *C0 = malloc(sizeof(float) * 52 * (150 + PAD));
+    float *C1 = malloc(sizeof(float) * (150 + PAD));
+    float *mem = malloc(sizeof(float) * stepgemm_floats(150, 150));
+    printf("# stepgemm kernel on this machine: %s\n", stepgemm_kernel_active() ? "yes" : "no (fallback only)");
+    long checked = 0;
+    for (int fallback = 0; fallback < 2; fallback++) {
+        stepgemm_force_fallback(fallback);
+        for (size_t mi = 0; mi < sizeof Ms / sizeof *Ms; mi++)
+            for (size_t ni = 0; ni < sizeof Ns / sizeof *Ns; ni++)
+                for (size_t ki = 0; ki < sizeof Ks / sizeof *Ks; ki++)
+                    for (int trans = 0; trans < 2; trans++)
+                        for (int beta = 0; beta < 2; beta++) {
+                            int M = Ms[mi], N = Ns[ni], K = Ks[ki];
+                            int lda = K + PAD, ldc = N + PAD, ldb = (trans ? K : N) + PAD;
+                            stepgemm_b_t b;
+                            stepgemm_pack(&b, B, ldb, trans, K, N, mem);
+                            assert_true((b.panels != NULL) == (!fallback && stepgemm_kernel_active()));
+                            for (int i = 0; i < M * ldc; i++)
+                                C[i] = C0[i] = (float)(i % 11) - 5.0f;
+                            stepgemm_run(M, A, lda, &b, (float)beta, C, ldc);
+                            for (int i = 0; i < M; i++) {
+                                for (int j = 0; j < N; j++) {
+                                    double want = beta ? C0[i * ldc + j] : 0.0, mag = fabs(want);
+                                    for (int k = 0; k < K; k++) {
+                                        double bk = trans ? B[j * ldb + k] : B[k * ldb + j];
+                                        want += (double)A[i * lda + k] * bk;
+                                        mag += fabs((double)A[i * lda + k] * bk);
+                                    }
+                                    CHECK_NEAR(C[i * ldc + j], want, 1e-5 * mag + 1e-30);
+                                }
+                                for (int j = N; j < ldc; j++)
+                                    assert_true(C[i * ldc + j] == C0[i * ldc + j]);
+                            }
+                            /* the kernel: the last row alone gives the same bits
+                             * (OpenBLAS does not promise this, and does not do it) */
+                            if (b.panels) {
+                                memcpy(C1, C0 + (size_t)(M - 1) * ldc, sizeof(float) * ldc);
+                                stepgemm_run(1, A + (size_t)(M - 1) * lda, lda, &b, (float)beta, C1, ldc);
+                                assert_memory_equal(C1, C + (size_t)(M - 1) * ldc, sizeof(float) * N);
+                            }
+                            checked++;
+                        }
+    }
+    stepgemm_force_fallback(0);
+    printf("# %ld stepgemm cases checked\n", checked);
+    free(A), free(B), free(C), free(C0), free(C1), free(mem);
+}
+
 /* --- BLAS --------------------------------------------------------------- */
 
 static void test_blas_single_thread(void **state)
@@ -319,6 +404,8 @@ int main(void)
         cmocka_unit_test(test_policy_values),
         cmocka_unit_test(test_policy_gradients),
         cmocka_unit_test(test_fastmath_accuracy),
+        cmocka_unit_test(test_fastmath_fused_accuracy),
+        cmocka_unit_test(test_stepgemm),
         cmocka_unit_test(test_blas_single_thread),
         cmocka_unit_test(test_gemm_wrapper),
         cmocka_unit_test(test_blas_concurrent_callers),

@@ -15,6 +15,7 @@
 #include "../../worker/nn/dense.h"
 #include "../../worker/nn/fastmath.h"
 #include "../../worker/nn/gru.h"
+#include "../../worker/nn/stepgemm.h"
 #include "../../worker/nn/nmdense.h"
 #include "golden.h"
 
@@ -397,8 +398,10 @@ static void test_nmdense_fd(void **state)
     }
 }
 
-/* The gate loop's 8-lane vector path (and its AVX2 clone) gives the same
- * bits as the scalar functions, for every unit including the tail. */
+/* The gate loop's vector paths give the same bits as their scalar
+ * definitions, for every unit including the tail: the plain path (and its
+ * AVX2 clone) against nn_sigmoidf/nn_tanhf, and on FMA machines the fused
+ * path (whose tail overlaps the last full vector) against the _fused forms. */
 static void test_gru_gates_bitwise(void **state)
 {
     (void)state;
@@ -411,22 +414,35 @@ static void test_gru_gates_bitwise(void **state)
     float *mem = calloc(gru_ws_floats(&l, T, B), sizeof(float));
     gru_ws_t ws;
     gru_ws_carve(&l, &ws, mem, T, B);
-    gru_forward(&l, p, &ws, x, in, NULL, u, T, B);
-    size_t mismatches = 0;
-    for (int row = 0; row < T * B; row++) {
-        const float *xp = ws.xp + (size_t)row * 3 * u, *hu = ws.hu + (size_t)row * 3 * u;
-        const float *g = ws.gate + (size_t)row * 3 * u, *hp = ws.h + (size_t)row * u;
-        const float *h = ws.h + (size_t)(row + B) * u;
-        for (int j = 0; j < u; j++) {
-            float gg = nn_sigmoidf(xp[j] + hu[j]), ss = nn_sigmoidf(xp[u + j] + hu[u + j]);
-            float nn = nn_tanhf(xp[2 * u + j] + ss * hu[2 * u + j]);
-            float hh = (1.0f - gg) * nn + gg * hp[j];
-            mismatches += memcmp(&gg, &g[j], 4) || memcmp(&ss, &g[u + j], 4) ||
-                          memcmp(&nn, &g[2 * u + j], 4) || memcmp(&hh, &h[j], 4);
+    for (int fallback = 0; fallback < 2; fallback++) {
+        stepgemm_force_fallback(fallback);
+        int fused = stepgemm_kernel_active();
+        gru_forward(&l, p, &ws, x, in, NULL, u, T, B);
+        size_t mismatches = 0;
+        for (int row = 0; row < T * B; row++) {
+            const float *xp = ws.xp + (size_t)row * 3 * u, *hu = ws.hu + (size_t)row * 3 * u;
+            const float *g = ws.gate + (size_t)row * 3 * u, *hp = ws.h + (size_t)row * u;
+            const float *h = ws.h + (size_t)(row + B) * u;
+            for (int j = 0; j < u; j++) {
+                float gg, ss, nn, hh;
+                if (fused) {
+                    gg = nn_sigmoidf_fused(xp[j] + hu[j]), ss = nn_sigmoidf_fused(xp[u + j] + hu[u + j]);
+                    nn = nn_tanhf_fused(fmaf(ss, hu[2 * u + j], xp[2 * u + j]));
+                    hh = fmaf(gg, hp[j] - nn, nn);
+                } else {
+                    gg = nn_sigmoidf(xp[j] + hu[j]), ss = nn_sigmoidf(xp[u + j] + hu[u + j]);
+                    nn = nn_tanhf(xp[2 * u + j] + ss * hu[2 * u + j]);
+                    hh = (1.0f - gg) * nn + gg * hp[j];
+                }
+                mismatches += memcmp(&gg, &g[j], 4) || memcmp(&ss, &g[u + j], 4) ||
+                              memcmp(&nn, &g[2 * u + j], 4) || memcmp(&hh, &h[j], 4);
+            }
         }
+        printf("# %s gates: %zu of %d values differ from the scalar reference\n",
+               fused ? "fused" : "plain", mismatches, T * B * u);
+        assert_int_equal(mismatches, 0);
     }
-    printf("# %zu of %d gate values differ from the scalar reference\n", mismatches, T * B * u);
-    assert_int_equal(mismatches, 0);
+    stepgemm_force_fallback(0);
     free(p), free(x), free(mem);
 }
 

@@ -15,6 +15,17 @@
 /* Always inlined, so that they vectorise inside their callers' loops. */
 #define NN_INLINE static inline __attribute__((always_inline))
 
+#include <math.h>
+
+/* Loops GCC vectorises get an AVX2 clone picked at load time. AVX2 brings
+ * no FMA and -std=c11 forbids contraction, so both clones give the same
+ * bits. (Not under ASan, whose instrumentation and ifuncs do not mix.) */
+#if defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__)
+#define NN_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define NN_CLONES
+#endif
+
 NN_INLINE float nn_tanhf(float x)
 {
     const float c = 7.90531110763549805f;
@@ -80,6 +91,35 @@ NN_INLINE nn_v8sf nn_v8_tanh(nn_v8sf x)
 NN_INLINE nn_v8sf nn_v8_sigmoid(nn_v8sf x)
 {
     return 0.5f + 0.5f * nn_v8_tanh(0.5f * x);
+}
+
+/* The same rational tanh with every multiply-add fused, the form the GRU
+ * gates take on CPUs with FMA (see stepgemm.h): fewer operations, and one
+ * rounding instead of two per step. These scalar forms define the bits of
+ * the vector code in gru.c lane by lane (fmaf is exactly rounded, as the
+ * instruction is). */
+NN_INLINE float nn_tanhf_fused(float x)
+{
+    const float c = 7.90531110763549805f;
+    x = x < -c ? -c : (x > c ? c : x);
+    float x2 = x * x;
+    float p = -2.76076847742355e-16f;
+    p = fmaf(p, x2, 2.00018790482477e-13f);
+    p = fmaf(p, x2, -8.60467152213735e-11f);
+    p = fmaf(p, x2, 5.12229709037114e-08f);
+    p = fmaf(p, x2, 1.48572235717979e-05f);
+    p = fmaf(p, x2, 6.37261928875436e-04f);
+    p = fmaf(p, x2, 4.89352455891786e-03f);
+    float q = 1.19825839466702e-06f;
+    q = fmaf(q, x2, 1.18534705686654e-04f);
+    q = fmaf(q, x2, 2.26843463243900e-03f);
+    q = fmaf(q, x2, 4.89352518554385e-03f);
+    return x * p / q;
+}
+
+NN_INLINE float nn_sigmoidf_fused(float x)
+{
+    return fmaf(0.5f, nn_tanhf_fused(0.5f * x), 0.5f);
 }
 
 #endif

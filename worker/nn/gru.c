@@ -5,16 +5,14 @@
 
 #include "fastmath.h"
 #include "ops.h"
+#include "stepgemm.h"
 
 /* One row's gates: xp = x W + b, hu = h_{t-1} U (each [g|s|n], 3u wide).
  * Writes gate = [g|s|n] and h_t. Eight units at a time in vector types,
  * the tail in scalars: the same operations, so the same bits. On x86-64 an
  * AVX2 clone is picked at load time; AVX2 brings no FMA (and -std=c11
  * forbids contraction), so both clones give identical results. */
-#if defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__)
-__attribute__((target_clones("avx2", "default")))
-#endif
-static void gates_forward(int u, const float *restrict xp,
+static NN_CLONES void gates_forward(int u, const float *restrict xp,
                           const float *restrict hu, const float *restrict hp,
                           float *restrict gate, float *restrict h)
 {
@@ -39,11 +37,66 @@ static void gates_forward(int u, const float *restrict xp,
     }
 }
 
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define FUSED static inline __attribute__((always_inline, target("avx2,fma")))
+
+/* nn_tanhf_fused and nn_sigmoidf_fused on 8 lanes, operation for operation */
+FUSED __m256 tanh_fused(__m256 x)
+{
+    const __m256 c = _mm256_set1_ps(7.90531110763549805f);
+    /* min/max return their second operand on NaN: this order keeps NaN */
+    x = _mm256_min_ps(c, _mm256_max_ps(_mm256_sub_ps(_mm256_setzero_ps(), c), x));
+    __m256 x2 = _mm256_mul_ps(x, x);
+    __m256 p = _mm256_set1_ps(-2.76076847742355e-16f);
+    p = _mm256_fmadd_ps(p, x2, _mm256_set1_ps(2.00018790482477e-13f));
+    p = _mm256_fmadd_ps(p, x2, _mm256_set1_ps(-8.60467152213735e-11f));
+    p = _mm256_fmadd_ps(p, x2, _mm256_set1_ps(5.12229709037114e-08f));
+    p = _mm256_fmadd_ps(p, x2, _mm256_set1_ps(1.48572235717979e-05f));
+    p = _mm256_fmadd_ps(p, x2, _mm256_set1_ps(6.37261928875436e-04f));
+    p = _mm256_fmadd_ps(p, x2, _mm256_set1_ps(4.89352455891786e-03f));
+    __m256 q = _mm256_set1_ps(1.19825839466702e-06f);
+    q = _mm256_fmadd_ps(q, x2, _mm256_set1_ps(1.18534705686654e-04f));
+    q = _mm256_fmadd_ps(q, x2, _mm256_set1_ps(2.26843463243900e-03f));
+    q = _mm256_fmadd_ps(q, x2, _mm256_set1_ps(4.89352518554385e-03f));
+    return _mm256_div_ps(_mm256_mul_ps(x, p), q);
+}
+
+FUSED __m256 sigmoid_fused(__m256 x)
+{
+    const __m256 half = _mm256_set1_ps(0.5f);
+    return _mm256_fmadd_ps(half, tanh_fused(_mm256_mul_ps(half, x)), half);
+}
+
+/* gates_forward with fused multiply-adds, for the stepgemm kernel's path
+ * (u >= 8). A row's last vector overlaps the one before it instead of
+ * leaving a scalar tail: lanes are independent, so the overlap recomputes
+ * the same bits. */
+__attribute__((target("avx2,fma"))) static void
+gates_forward_fused(int u, const float *restrict xp, const float *restrict hu,
+                    const float *restrict hp, float *restrict gate,
+                    float *restrict h)
+{
+    for (int j0 = 0; j0 < u; j0 += 8) {
+        int j = j0 + 8 <= u ? j0 : u - 8;
+        __m256 g = sigmoid_fused(_mm256_add_ps(_mm256_loadu_ps(xp + j), _mm256_loadu_ps(hu + j)));
+        __m256 s = sigmoid_fused(_mm256_add_ps(_mm256_loadu_ps(xp + u + j), _mm256_loadu_ps(hu + u + j)));
+        __m256 n = tanh_fused(_mm256_fmadd_ps(s, _mm256_loadu_ps(hu + 2 * u + j),
+                                              _mm256_loadu_ps(xp + 2 * u + j)));
+        /* (1 - g) n + g h = n + g (h - n) */
+        __m256 hj = _mm256_fmadd_ps(g, _mm256_sub_ps(_mm256_loadu_ps(hp + j), n), n);
+        _mm256_storeu_ps(gate + j, g), _mm256_storeu_ps(gate + u + j, s);
+        _mm256_storeu_ps(gate + 2 * u + j, n), _mm256_storeu_ps(h + j, hj);
+    }
+}
+#define HAVE_GATES_FUSED 1
+#endif
+
 /* One row of BPTT: d = dL/dh_t (from above, dy, plus from step t+1, dh).
  * Overwrites xp with dL/d(x W + b) and hu with dL/d(h U) (each [g|s|n]),
  * and dh with the direct part of dL/dh_{t-1} (the U part is added by a
  * GEMM over the whole batch). */
-static void gates_backward(int u, const float *restrict dy,
+static NN_CLONES void gates_backward(int u, const float *restrict dy,
                            const float *restrict hp,
                            const float *restrict gate, float *restrict xp,
                            float *restrict hu, float *restrict dh)
@@ -60,10 +113,18 @@ static void gates_backward(int u, const float *restrict dy,
     }
 }
 
+/* Room for U packed for the forward steps or U^T for the backward ones. */
+static size_t packed_floats(const gru_t *l)
+{
+    size_t f = stepgemm_floats(l->units, 3 * l->units);
+    size_t b = stepgemm_floats(3 * l->units, l->units);
+    return f > b ? f : b;
+}
+
 size_t gru_ws_floats(const gru_t *l, int T, int B)
 {
     size_t u = l->units, rows = (size_t)T * B;
-    return (rows + B) * u + 3 * rows * 3 * u + (size_t)B * u;
+    return (rows + B) * u + 3 * rows * 3 * u + (size_t)B * u + packed_floats(l);
 }
 
 float *gru_ws_carve(const gru_t *l, gru_ws_t *ws, float *mem, int T, int B)
@@ -74,6 +135,7 @@ float *gru_ws_carve(const gru_t *l, gru_ws_t *ws, float *mem, int T, int B)
     ws->hu = mem, mem += rows * 3 * u;
     ws->gate = mem, mem += rows * 3 * u;
     ws->dh = mem, mem += (size_t)B * u;
+    ws->packed = mem, mem += packed_floats(l);
     return mem;
 }
 
@@ -84,6 +146,15 @@ void gru_forward(const gru_t *l, const float *params, gru_ws_t *ws,
     const int u = l->units, u3 = 3 * u;
     const size_t rows = (size_t)T * B;
     const float *b = params + l->b, *U = params + l->u;
+    stepgemm_b_t ub;
+    stepgemm_pack(&ub, U, u3, 0, u, u3, ws->packed);
+    /* the fused gates go with the kernel: one switch, one set of bits */
+#ifdef HAVE_GATES_FUSED
+    const int fused = ub.panels != NULL && u >= 8;
+#else
+    const int fused = 0;
+#define gates_forward_fused gates_forward
+#endif
 
     for (size_t r = 0; r < rows; r++) {
         float *xp = ws->xp + r * u3;
@@ -105,11 +176,11 @@ void gru_forward(const gru_t *l, const float *params, gru_ws_t *ws,
         float *hu = ws->hu + (size_t)t * B * u3;
         const float *xp = ws->xp + (size_t)t * B * u3;
         float *gate = ws->gate + (size_t)t * B * u3;
-        nn_gemm(0, 0, B, u3, u, hp, u, U, u3, 0.0f, hu, u3);
+        stepgemm_run(B, hp, u, &ub, 0.0f, hu, u3);
         for (int i = 0; i < B; i++)
-            gates_forward(u, xp + (size_t)i * u3, hu + (size_t)i * u3,
-                          hp + (size_t)i * u, gate + (size_t)i * u3,
-                          hn + (size_t)i * u);
+            (fused ? gates_forward_fused : gates_forward)(
+                u, xp + (size_t)i * u3, hu + (size_t)i * u3,
+                hp + (size_t)i * u, gate + (size_t)i * u3, hn + (size_t)i * u);
     }
 }
 
@@ -120,6 +191,8 @@ void gru_backward(const gru_t *l, const float *params, float *grads,
     const int u = l->units, u3 = 3 * u;
     const size_t rows = (size_t)T * B;
     const float *U = params + l->u;
+    stepgemm_b_t ut; /* U^T: (3u, u) */
+    stepgemm_pack(&ut, U, u3, 1, u3, u, ws->packed);
 
     memset(ws->dh, 0, sizeof(float) * B * u);
     for (int t = T - 1; t >= 0; t--) {
@@ -133,7 +206,7 @@ void gru_backward(const gru_t *l, const float *params, float *grads,
                            gate + (size_t)i * u3, xp + (size_t)i * u3,
                            hu + (size_t)i * u3, ws->dh + (size_t)i * u);
         if (t > 0 || dh0)
-            nn_gemm(0, 1, B, u, u3, hu, u3, U, u3, 1.0f, ws->dh, u);
+            stepgemm_run(B, hu, u3, &ut, 1.0f, ws->dh, u);
     }
     if (dh0)
         memcpy(dh0, ws->dh, sizeof(float) * B * u);

@@ -24,6 +24,7 @@ typedef struct gru_ws {
     float *hu;   /* (T,B,3u): h_{t-1} U; dL/d(h U) after backward */
     float *gate; /* (T,B,3u): g | s | n */
     float *dh;   /* (B,u): gradient carried to the previous step */
+    float *packed; /* U (forward) or U^T (backward) as stepgemm reads it */
 } gru_ws_t;
 
 /* Floats of workspace for (T,B); gru_ws_carve points a gru_ws_t into mem. */

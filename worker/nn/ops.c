@@ -1,6 +1,8 @@
 /* ops.c - activations and small helpers shared by the layers. */
 #include "ops.h"
 
+#include "fastmath.h"
+
 void act_forward(enum nn_act act, float *y, size_t n)
 {
     switch (act) {
@@ -33,7 +35,8 @@ void act_backward(enum nn_act act, float *d, const float *y, size_t n)
     }
 }
 
-void nn_colsum(float *acc, const float *d, int rows, int n, int ldd)
+NN_CLONES void nn_colsum(float *restrict acc, const float *restrict d, int rows, int n,
+               int ldd)
 {
     for (int r = 0; r < rows; r++)
         for (int j = 0; j < n; j++)

@@ -28,7 +28,8 @@ void act_forward(enum nn_act act, float *y, size_t n);
  * golden/README.md). */
 void act_backward(enum nn_act act, float *d, const float *y, size_t n);
 /* acc (n) += column sums of d (rows, n) */
-void nn_colsum(float *acc, const float *d, int rows, int n, int ldd);
+void nn_colsum(float *restrict acc, const float *restrict d, int rows, int n,
+               int ldd);
 /* One job is one thread: pins OpenBLAS to the calling thread. Call once at
  * start-up, before any job thread exists. Returns the thread count OpenBLAS
  * reports afterwards (1). */
