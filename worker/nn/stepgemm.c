@@ -139,86 +139,6 @@ static void run_kernel(int M, const float *A, int lda, const stepgemm_b_t *b,
     }
 }
 
-/* The weight gradient's tile: C (5 x w) += A^T D over K rows, A's five
- * columns at a (row k at a + k lda), D's w columns at d. */
-KERNEL static inline __attribute__((always_inline)) void
-tile_at(int K, const float *a, size_t lda, const float *d, size_t ldd,
-        float *C, size_t ldc, const int wide)
-{
-    __m256 c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, ai;
-    const int beta = 1;
-    TILE_LOAD(0) TILE_LOAD(1) TILE_LOAD(2) TILE_LOAD(3) TILE_LOAD(4)
-    for (int k = 0; k < K; k++, a += lda, d += ldd) {
-        __m256 b0 = _mm256_loadu_ps(d);
-        __m256 b1 = wide ? _mm256_loadu_ps(d + 8) : b0;
-        TILE_FMA(0, a) TILE_FMA(1, a + 1) TILE_FMA(2, a + 2)
-        TILE_FMA(3, a + 3) TILE_FMA(4, a + 4)
-    }
-    TILE_STORE(0) TILE_STORE(1) TILE_STORE(2) TILE_STORE(3) TILE_STORE(4)
-}
-
-KERNEL static void tile_at_any(int K, const float *a, size_t lda,
-                               const float *d, size_t ldd, float *C,
-                               size_t ldc, int wide)
-{
-    if (wide)
-        tile_at(K, a, lda, d, ldd, C, ldc, 1);
-    else
-        tile_at(K, a, lda, d, ldd, C, ldc, 0);
-}
-
-/* Rows of a block of K: D's block (64 x N floats) stays in L2 while the
- * tiles sweep it once per five rows of C. */
-enum { KBLOCK = 64 };
-
-static void wgrad_kernel(int M, int N, int K, const float *A, int lda,
-                         const float *D, int ldd, float *C, int ldc)
-{
-    for (int k0 = 0; k0 < K; k0 += KBLOCK) {
-        int kb = K - k0 < KBLOCK ? K - k0 : KBLOCK;
-        const float *Ak = A + (size_t)k0 * lda, *Dk = D + (size_t)k0 * ldd;
-        for (int i = 0; i < M; i += ROWS) {
-            int rows = M - i < ROWS ? M - i : ROWS;
-            /* Reading five columns or a full panel past an edge could
-             * leave the buffer: edges are copied into zero-padded
-             * scratch first, and C's edge goes through a scratch tile. */
-            float pa[KBLOCK * ROWS];
-            const float *a = Ak + i;
-            size_t la = (size_t)lda;
-            if (rows < ROWS) {
-                memset(pa, 0, sizeof pa);
-                for (int k = 0; k < kb; k++)
-                    for (int r = 0; r < rows; r++)
-                        pa[k * ROWS + r] = Ak[(size_t)k * lda + i + r];
-                a = pa, la = ROWS;
-            }
-            for (int j0 = 0; j0 < N; j0 += PANEL) {
-                int w = panel_width(N - j0), cols = N - j0 < w ? N - j0 : w;
-                float *c = C + (size_t)i * ldc + j0;
-                if (rows == ROWS && cols == w) {
-                    tile_at_any(kb, a, la, Dk + j0, (size_t)ldd, c, (size_t)ldc, w == PANEL);
-                    continue;
-                }
-                float pd[KBLOCK * PANEL], tmp[ROWS * PANEL] = {0};
-                const float *d = Dk + j0;
-                size_t ld = (size_t)ldd;
-                if (cols < w) {
-                    for (int k = 0; k < kb; k++)
-                        for (int j = 0; j < w; j++)
-                            pd[k * w + j] = j < cols ? Dk[(size_t)k * ldd + j0 + j] : 0.0f;
-                    d = pd, ld = (size_t)w;
-                }
-                for (int r = 0; r < rows; r++)
-                    for (int j = 0; j < cols; j++)
-                        tmp[r * PANEL + j] = c[(size_t)r * ldc + j];
-                tile_at_any(kb, a, la, d, ld, tmp, PANEL, w == PANEL);
-                for (int r = 0; r < rows; r++)
-                    for (int j = 0; j < cols; j++)
-                        c[(size_t)r * ldc + j] = tmp[r * PANEL + j];
-            }
-        }
-    }
-}
 #endif
 
 void stepgemm_run(int M, const float *A, int lda, const stepgemm_b_t *b,
@@ -231,16 +151,4 @@ void stepgemm_run(int M, const float *A, int lda, const stepgemm_b_t *b,
     }
 #endif
     nn_gemm(0, b->trans, M, b->N, b->K, A, lda, b->src, b->ld, beta, C, ldc);
-}
-
-void stepgemm_wgrad(int M, int N, int K, const float *A, int lda,
-                    const float *D, int ldd, float *C, int ldc)
-{
-#ifdef STEPGEMM_X86
-    if (stepgemm_kernel_active()) {
-        wgrad_kernel(M, N, K, A, lda, D, ldd, C, ldc);
-        return;
-    }
-#endif
-    nn_gemm(1, 0, M, N, K, A, lda, D, ldd, 1.0f, C, ldc);
 }

@@ -30,11 +30,6 @@ void stepgemm_pack(stepgemm_b_t *out, const float *B, int ld, int trans,
 /* C (M x N at ldc) = A (M x K at lda) B + beta C, beta 0 or 1. */
 void stepgemm_run(int M, const float *A, int lda, const stepgemm_b_t *b,
                   float beta, float *C, int ldc);
-/* C (M x N at ldc) += A^T D, with A (K x M at lda) and D (K x N at ldd):
- * a layer's weight gradient over the K rows of a batch, the same tiles
- * over blocks of 64 rows (OpenBLAS runs M = 3 at a sixth of its peak). */
-void stepgemm_wgrad(int M, int N, int K, const float *A, int lda,
-                    const float *D, int ldd, float *C, int ldc);
 /* Whether the kernel (not the fallback) runs. stepgemm_force_fallback(1)
  * makes later packs take the fallback, so tests can compare the two. */
 int stepgemm_kernel_active(void);
