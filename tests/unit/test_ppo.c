@@ -61,7 +61,7 @@ typedef struct loss_ctx {
 static double loss_at(loss_ctx_t *x)
 {
     double kl;
-    return ppo_policy_loss(x->out_new, x->out_old, x->u, x->adv, x->N, x->a, x->c, x->dout, &kl);
+    return ppo_policy_loss(x->out_new, x->out_old, x->u, x->adv, x->N, x->N, x->a, x->c, x->dout, &kl);
 }
 
 /* The loss's gradient against central differences, with the hinge active
@@ -81,7 +81,7 @@ static void test_policy_loss(void **state)
     }
     loss_ctx_t x = {on, oo, u, adv, d, N, A, {1.3, 50, 0.003}};
     double kl;
-    double L = ppo_policy_loss(on, oo, u, adv, N, A, x.c, d0, &kl);
+    double L = ppo_policy_loss(on, oo, u, adv, N, N, A, x.c, d0, &kl);
     printf("# loss %.6f, mean KL %.5f (hinge active above %.3f)\n", L, kl, 2 * 0.003);
     for (int i = 0; i < N * 2; i++) {
         float s = on[i];
@@ -96,8 +96,15 @@ static void test_policy_loss(void **state)
     double want = 0;
     for (int i = 0; i < N; i++)
         want -= adv[i];
-    CHECK_NEAR(ppo_policy_loss(oo, oo, u, adv, N, A, x.c, d, &kl), want / N, 1e-6);
+    CHECK_NEAR(ppo_policy_loss(oo, oo, u, adv, N, N, A, x.c, d, &kl), want / N, 1e-6);
     CHECK_NEAR(kl, 0.0, 1e-9);
+    /* split in two groups, the batch's loss, KL and (bit for bit) gradient */
+    double kl1, kl2, L2 = ppo_policy_loss(on, oo, u, adv, 15, N, A, x.c, d, &kl1) +
+                          ppo_policy_loss(on + 30, oo + 30, u + 15, adv + 15, N - 15, N, A, x.c, d + 30, &kl2);
+    ppo_policy_loss(on, oo, u, adv, N, N, A, x.c, d0, &kl);
+    CHECK_NEAR(L2, L, 1e-12 * fabs(L));
+    CHECK_NEAR(kl1 + kl2, kl, 1e-12 * kl);
+    assert_memory_equal(d, d0, sizeof d);
 }
 
 /* --- training runs --------------------------------------------------------- */
@@ -248,6 +255,42 @@ static void test_revert(void **state)
     trainer_free(&t);
 }
 
+/* A policy step over groups of chunks (uneven: 7 + 7 + 6) moves the actor
+ * where one pass over all 20 chunks does, up to float rounding; a group
+ * given the wrong rows, states or weight would move it elsewhere. */
+static void test_policy_groups(void **state)
+{
+    (void)state;
+    job_config_t c = small_config(1, ARCH_NMN, 10);
+    trainer_t whole, groups;
+    char err[256];
+    assert_int_equal(trainer_init(&whole, &c, err, sizeof err), 0);
+    assert_int_equal(trainer_init(&groups, &c, err, sizeof err), 0);
+    assert_int_equal(whole.policy_group, whole.B * whole.nchunk);
+    groups.policy_group = 7;
+    size_t n = whole.actor.n_params;
+    float *p0 = malloc(sizeof(float) * n);
+    memcpy(p0, whole.actor_p, sizeof(float) * n);
+    ppo_episode_t eps[64];
+    ppo_iter_t iw, ig;
+    assert_int_equal(trainer_iterate(&whole, eps, &iw, err, sizeof err), 0);
+    assert_int_equal(trainer_iterate(&groups, eps, &ig, err, sizeof err), 0);
+    assert_true(!iw.reverted && !ig.reverted);
+    double moved = 0, apart = 0;
+    for (size_t i = 0; i < n; i++) {
+        moved = fmax(moved, fabs(whole.actor_p[i] - p0[i]));
+        apart = fmax(apart, fabs(whole.actor_p[i] - groups.actor_p[i]));
+    }
+    printf("# one policy update: parameters moved up to %.3g; groups of 7 vs one group differ by %.3g;"
+           " loss %.9g vs %.9g\n", moved, apart, iw.policy_loss, ig.policy_loss);
+    assert_true(moved > 1e-5);
+    assert_true(apart < 1e-3 * moved);
+    CHECK_NEAR(ig.policy_loss, iw.policy_loss, 1e-5 * fabs(iw.policy_loss) + 1e-9);
+    CHECK_NEAR(ig.kl, iw.kl, 1e-3 * iw.kl);
+    free(p0);
+    trainer_free(&whole), trainer_free(&groups);
+}
+
 static void test_checkpoint_corruption(void **state)
 {
     (void)state;
@@ -325,6 +368,7 @@ int main(void)
         cmocka_unit_test(test_resume_b2_nmn),
         cmocka_unit_test(test_resume_b2_rnn),
         cmocka_unit_test(test_revert),
+        cmocka_unit_test(test_policy_groups),
         cmocka_unit_test(test_checkpoint_corruption),
     };
     nn_blas_single_thread(); /* one job = one thread, as in every binary */

@@ -11,10 +11,10 @@
 #define MAX_ACT 8
 
 double ppo_policy_loss(const float *out_new, const float *out_old,
-                       const float *u, const float *adv, int N, int a,
-                       ppo_coefs_t c, float *dout, double *kl_mean)
+                       const float *u, const float *adv, int N, int n_mean,
+                       int a, ppo_coefs_t c, float *dout, double *kl_mean)
 {
-    double loss = 0, kls = 0, inv = 1.0 / N;
+    double loss = 0, kls = 0, inv = 1.0 / n_mean;
     float dlm[MAX_ACT], dll[MAX_ACT], dkm[MAX_ACT], dkl[MAX_ACT];
     assert(a <= MAX_ACT);
     for (int i = 0; i < N; i++) {

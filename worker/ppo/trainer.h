@@ -56,6 +56,7 @@ typedef struct trainer {
     int rb_count, rb_head;
 
     /* work buffers, sized once */
+    int policy_group; /* chunks per actor pass of a policy step (tests may lower it) */
     net_ws_t *ws_step, *ws_seq, *ws_batch, *ws_critic, *ws_value;
     float *obs, *u, *r, *v, *ret, *adv;       /* rollout, (T,B,.) */
     float *state, *cstate;                    /* (B, state width) */
