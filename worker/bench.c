@@ -21,6 +21,7 @@
 #include "nn/net.h"
 #include "ppo/trainer.h"
 #include "nn/ops.h"
+#include "nn/stepgemm.h"
 
 static double now(void)
 {
@@ -56,18 +57,24 @@ typedef struct gemm_case {
     const char *what;
     int M, N, K, ta;
     float *A, *B, *C;
+    stepgemm_b_t *step; /* run stepgemm on these panels instead of OpenBLAS */
 } gemm_case_t;
 
 static void run_gemm(void *v)
 {
     gemm_case_t *g = v;
-    nn_gemm(g->ta, 0, g->M, g->N, g->K, g->A, g->ta ? g->M : g->K, g->B, g->N,
-            0.0f, g->C, g->N);
+    if (g->step)
+        stepgemm_run(g->M, g->A, g->K, g->step, 0.0f, g->C, g->N);
+    else
+        nn_gemm(g->ta, 0, g->M, g->N, g->K, g->A, g->ta ? g->M : g->K, g->B, g->N,
+                0.0f, g->C, g->N);
 }
 
-static double bench_gemm(const char *what, int M, int N, int K, int ta)
+/* The GEMM C = op(A) B at one shape, on OpenBLAS or (step) on stepgemm with
+ * B packed beforehand, as a recurrent pass packs U once for all its steps. */
+static double bench_gemm(const char *what, int M, int N, int K, int ta, int step)
 {
-    gemm_case_t g = {what, M, N, K, ta, NULL, NULL, NULL};
+    gemm_case_t g = {what, M, N, K, ta, NULL, NULL, NULL, NULL};
     g.A = calloc((size_t)M * K, sizeof(float));
     g.B = calloc((size_t)K * N, sizeof(float));
     g.C = calloc((size_t)M * N, sizeof(float));
@@ -75,11 +82,17 @@ static double bench_gemm(const char *what, int M, int N, int K, int ta)
         g.A[i] = (float)(i % 7) * 0.1f;
     for (size_t i = 0; i < (size_t)K * N; i++)
         g.B[i] = (float)(i % 5) * 0.1f;
+    stepgemm_b_t packed;
+    float *panels = calloc(stepgemm_floats(K, N), sizeof(float));
+    if (step) {
+        stepgemm_pack(&packed, g.B, N, 0, K, N, panels);
+        g.step = &packed;
+    }
     double t = time_median(run_gemm, &g, 0.5);
     double gf = 2.0 * M * N * K / t * 1e-9;
     printf("  %-44s %5d x %5d x %5d  %8.3f ms  %6.1f GFLOP/s\n", what, M, N, K,
            t * 1e3, gf);
-    free(g.A), free(g.B), free(g.C);
+    free(g.A), free(g.B), free(g.C), free(panels);
     return gf;
 }
 
@@ -366,12 +379,23 @@ int main(int argc, char **argv)
     nn_blas_single_thread();
     printf("nmn-bench: one thread (OpenBLAS %s)\n\n", openblas_get_config());
     printf("SGEMM, single thread:\n");
-    double peak = bench_gemm("square (the machine's peak)", 1024, 1024, 1024, 0);
-    bench_gemm("b2 GRU(100) step, B=50: h U", 50, 300, 100, 0);
-    bench_gemm("b2 GRU(100) step, B=500 (chunked batch)", 500, 300, 100, 0);
-    bench_gemm("b2 GRU(75) input projection, T*B=100000", 100000, 225, 100, 0);
-    bench_gemm("b2 GRU(100) weight gradient U^T: h^T dpre", 100, 300, 100000, 1);
-    bench_gemm("b1 GRU(50) step, B=50", 50, 150, 50, 0);
+    double peak = bench_gemm("square (the machine's peak)", 1024, 1024, 1024, 0, 0);
+    bench_gemm("b2 GRU(75) input projection, T*B=100000", 100000, 225, 100, 0, 0);
+    bench_gemm("b2 GRU(100) weight gradient U^T: h^T dpre", 100, 300, 100000, 1, 0);
+    printf("The recurrent steps, OpenBLAS | stepgemm (%s):\n",
+           stepgemm_kernel_active() ? "packed U, FMA tiles" : "no AVX2+FMA here: OpenBLAS again");
+    static const struct { const char *what; int B, u; } steps[] = {
+        {"b1 GRU(50) step, B=25 (value minibatch)", 25, 50},
+        {"b1 GRU(50) step, B=50 (rollout)", 50, 50},
+        {"b2 GRU(100) step, B=25 (value minibatch)", 25, 100},
+        {"b2 GRU(100) step, B=50 (rollout)", 50, 100},
+    };
+    for (size_t i = 0; i < sizeof steps / sizeof *steps; i++) {
+        int B = steps[i].B, u = steps[i].u;
+        double blas = bench_gemm(steps[i].what, B, 3 * u, u, 0, 0);
+        double own = bench_gemm("  the same on stepgemm", B, 3 * u, u, 0, 1);
+        printf("  %-44s %.2fx\n", "  stepgemm / OpenBLAS", own / blas);
+    }
     printf("\nBenchmarks (pure environment, observations written every step):\n");
     for (int bench = 1; bench <= 3; bench++)
         bench_env(bench);

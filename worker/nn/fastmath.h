@@ -8,7 +8,8 @@
  * (1 + tanh(x/2)) / 2. Measured against double: tanh within 3.7e-7 relative,
  * sigmoid within 2.1e-7 absolute. Plain IEEE single-precision operations in
  * a fixed order (no FMA contraction under -std=c11): the same bits on every
- * run and machine. */
+ * run and machine. The _fused forms below are the same functions with
+ * explicit fused multiply-adds. */
 #ifndef NMN_FASTMATH_H
 #define NMN_FASTMATH_H
 
@@ -26,22 +27,37 @@
 #define NN_CLONES
 #endif
 
+/* The coefficients, shared by the plain and fused forms and their vector
+ * versions (gru.c) */
+#define NN_TANH_CLAMP 7.90531110763549805f
+#define NN_TANH_P0 (-2.76076847742355e-16f)
+#define NN_TANH_P1 2.00018790482477e-13f
+#define NN_TANH_P2 (-8.60467152213735e-11f)
+#define NN_TANH_P3 5.12229709037114e-08f
+#define NN_TANH_P4 1.48572235717979e-05f
+#define NN_TANH_P5 6.37261928875436e-04f
+#define NN_TANH_P6 4.89352455891786e-03f
+#define NN_TANH_Q0 1.19825839466702e-06f
+#define NN_TANH_Q1 1.18534705686654e-04f
+#define NN_TANH_Q2 2.26843463243900e-03f
+#define NN_TANH_Q3 4.89352518554385e-03f
+
 NN_INLINE float nn_tanhf(float x)
 {
-    const float c = 7.90531110763549805f;
+    const float c = NN_TANH_CLAMP;
     x = x < -c ? -c : (x > c ? c : x);
     float x2 = x * x;
-    float p = -2.76076847742355e-16f;
-    p = p * x2 + 2.00018790482477e-13f;
-    p = p * x2 + -8.60467152213735e-11f;
-    p = p * x2 + 5.12229709037114e-08f;
-    p = p * x2 + 1.48572235717979e-05f;
-    p = p * x2 + 6.37261928875436e-04f;
-    p = p * x2 + 4.89352455891786e-03f;
-    float q = 1.19825839466702e-06f;
-    q = q * x2 + 1.18534705686654e-04f;
-    q = q * x2 + 2.26843463243900e-03f;
-    q = q * x2 + 4.89352518554385e-03f;
+    float p = NN_TANH_P0;
+    p = p * x2 + NN_TANH_P1;
+    p = p * x2 + NN_TANH_P2;
+    p = p * x2 + NN_TANH_P3;
+    p = p * x2 + NN_TANH_P4;
+    p = p * x2 + NN_TANH_P5;
+    p = p * x2 + NN_TANH_P6;
+    float q = NN_TANH_Q0;
+    q = q * x2 + NN_TANH_Q1;
+    q = q * x2 + NN_TANH_Q2;
+    q = q * x2 + NN_TANH_Q3;
     return x * p / q;
 }
 
@@ -70,21 +86,21 @@ NN_INLINE nn_v8sf nn_v8_select(nn_v8si m, nn_v8sf a, nn_v8sf b)
 
 NN_INLINE nn_v8sf nn_v8_tanh(nn_v8sf x)
 {
-    const nn_v8sf c = nn_v8_splat(7.90531110763549805f);
+    const nn_v8sf c = nn_v8_splat(NN_TANH_CLAMP);
     x = nn_v8_select(x < -c, -c, x);
     x = nn_v8_select(x > c, c, x);
     nn_v8sf x2 = x * x;
-    nn_v8sf p = nn_v8_splat(-2.76076847742355e-16f);
-    p = p * x2 + 2.00018790482477e-13f;
-    p = p * x2 + -8.60467152213735e-11f;
-    p = p * x2 + 5.12229709037114e-08f;
-    p = p * x2 + 1.48572235717979e-05f;
-    p = p * x2 + 6.37261928875436e-04f;
-    p = p * x2 + 4.89352455891786e-03f;
-    nn_v8sf q = nn_v8_splat(1.19825839466702e-06f);
-    q = q * x2 + 1.18534705686654e-04f;
-    q = q * x2 + 2.26843463243900e-03f;
-    q = q * x2 + 4.89352518554385e-03f;
+    nn_v8sf p = nn_v8_splat(NN_TANH_P0);
+    p = p * x2 + NN_TANH_P1;
+    p = p * x2 + NN_TANH_P2;
+    p = p * x2 + NN_TANH_P3;
+    p = p * x2 + NN_TANH_P4;
+    p = p * x2 + NN_TANH_P5;
+    p = p * x2 + NN_TANH_P6;
+    nn_v8sf q = nn_v8_splat(NN_TANH_Q0);
+    q = q * x2 + NN_TANH_Q1;
+    q = q * x2 + NN_TANH_Q2;
+    q = q * x2 + NN_TANH_Q3;
     return x * p / q;
 }
 
@@ -100,20 +116,20 @@ NN_INLINE nn_v8sf nn_v8_sigmoid(nn_v8sf x)
  * instruction is). */
 NN_INLINE float nn_tanhf_fused(float x)
 {
-    const float c = 7.90531110763549805f;
+    const float c = NN_TANH_CLAMP;
     x = x < -c ? -c : (x > c ? c : x);
     float x2 = x * x;
-    float p = -2.76076847742355e-16f;
-    p = fmaf(p, x2, 2.00018790482477e-13f);
-    p = fmaf(p, x2, -8.60467152213735e-11f);
-    p = fmaf(p, x2, 5.12229709037114e-08f);
-    p = fmaf(p, x2, 1.48572235717979e-05f);
-    p = fmaf(p, x2, 6.37261928875436e-04f);
-    p = fmaf(p, x2, 4.89352455891786e-03f);
-    float q = 1.19825839466702e-06f;
-    q = fmaf(q, x2, 1.18534705686654e-04f);
-    q = fmaf(q, x2, 2.26843463243900e-03f);
-    q = fmaf(q, x2, 4.89352518554385e-03f);
+    float p = NN_TANH_P0;
+    p = fmaf(p, x2, NN_TANH_P1);
+    p = fmaf(p, x2, NN_TANH_P2);
+    p = fmaf(p, x2, NN_TANH_P3);
+    p = fmaf(p, x2, NN_TANH_P4);
+    p = fmaf(p, x2, NN_TANH_P5);
+    p = fmaf(p, x2, NN_TANH_P6);
+    float q = NN_TANH_Q0;
+    q = fmaf(q, x2, NN_TANH_Q1);
+    q = fmaf(q, x2, NN_TANH_Q2);
+    q = fmaf(q, x2, NN_TANH_Q3);
     return x * p / q;
 }
 

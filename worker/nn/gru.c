@@ -9,12 +9,12 @@
 
 /* One row's gates: xp = x W + b, hu = h_{t-1} U (each [g|s|n], 3u wide).
  * Writes gate = [g|s|n] and h_t. Eight units at a time in vector types,
- * the tail in scalars: the same operations, so the same bits. On x86-64 an
- * AVX2 clone is picked at load time; AVX2 brings no FMA (and -std=c11
- * forbids contraction), so both clones give identical results. */
+ * the tail in scalars: the same operations, so the same bits. (The path
+ * without FMA; gates_forward_fused below is the other.) */
 static NN_CLONES void gates_forward(int u, const float *restrict xp,
-                          const float *restrict hu, const float *restrict hp,
-                          float *restrict gate, float *restrict h)
+                                    const float *restrict hu,
+                                    const float *restrict hp,
+                                    float *restrict gate, float *restrict h)
 {
     int j = 0;
     for (; j + 8 <= u; j += 8) {
@@ -44,21 +44,21 @@ static NN_CLONES void gates_forward(int u, const float *restrict xp,
 /* nn_tanhf_fused and nn_sigmoidf_fused on 8 lanes, operation for operation */
 FUSED __m256 tanh_fused(__m256 x)
 {
-    const __m256 c = _mm256_set1_ps(7.90531110763549805f);
+    const __m256 c = _mm256_set1_ps(NN_TANH_CLAMP);
     /* min/max return their second operand on NaN: this order keeps NaN */
     x = _mm256_min_ps(c, _mm256_max_ps(_mm256_sub_ps(_mm256_setzero_ps(), c), x));
     __m256 x2 = _mm256_mul_ps(x, x);
-    __m256 p = _mm256_set1_ps(-2.76076847742355e-16f);
-    p = _mm256_fmadd_ps(p, x2, _mm256_set1_ps(2.00018790482477e-13f));
-    p = _mm256_fmadd_ps(p, x2, _mm256_set1_ps(-8.60467152213735e-11f));
-    p = _mm256_fmadd_ps(p, x2, _mm256_set1_ps(5.12229709037114e-08f));
-    p = _mm256_fmadd_ps(p, x2, _mm256_set1_ps(1.48572235717979e-05f));
-    p = _mm256_fmadd_ps(p, x2, _mm256_set1_ps(6.37261928875436e-04f));
-    p = _mm256_fmadd_ps(p, x2, _mm256_set1_ps(4.89352455891786e-03f));
-    __m256 q = _mm256_set1_ps(1.19825839466702e-06f);
-    q = _mm256_fmadd_ps(q, x2, _mm256_set1_ps(1.18534705686654e-04f));
-    q = _mm256_fmadd_ps(q, x2, _mm256_set1_ps(2.26843463243900e-03f));
-    q = _mm256_fmadd_ps(q, x2, _mm256_set1_ps(4.89352518554385e-03f));
+    __m256 p = _mm256_set1_ps(NN_TANH_P0);
+    p = _mm256_fmadd_ps(p, x2, _mm256_set1_ps(NN_TANH_P1));
+    p = _mm256_fmadd_ps(p, x2, _mm256_set1_ps(NN_TANH_P2));
+    p = _mm256_fmadd_ps(p, x2, _mm256_set1_ps(NN_TANH_P3));
+    p = _mm256_fmadd_ps(p, x2, _mm256_set1_ps(NN_TANH_P4));
+    p = _mm256_fmadd_ps(p, x2, _mm256_set1_ps(NN_TANH_P5));
+    p = _mm256_fmadd_ps(p, x2, _mm256_set1_ps(NN_TANH_P6));
+    __m256 q = _mm256_set1_ps(NN_TANH_Q0);
+    q = _mm256_fmadd_ps(q, x2, _mm256_set1_ps(NN_TANH_Q1));
+    q = _mm256_fmadd_ps(q, x2, _mm256_set1_ps(NN_TANH_Q2));
+    q = _mm256_fmadd_ps(q, x2, _mm256_set1_ps(NN_TANH_Q3));
     return _mm256_div_ps(_mm256_mul_ps(x, p), q);
 }
 
@@ -89,7 +89,9 @@ gates_forward_fused(int u, const float *restrict xp, const float *restrict hu,
         _mm256_storeu_ps(gate + 2 * u + j, n), _mm256_storeu_ps(h + j, hj);
     }
 }
-#define HAVE_GATES_FUSED 1
+#else
+/* off x86-64 the kernel never runs (ub.panels stays NULL): no fused path */
+#define gates_forward_fused gates_forward
 #endif
 
 /* One row of BPTT: d = dL/dh_t (from above, dy, plus from step t+1, dh).
@@ -97,9 +99,10 @@ gates_forward_fused(int u, const float *restrict xp, const float *restrict hu,
  * and dh with the direct part of dL/dh_{t-1} (the U part is added by a
  * GEMM over the whole batch). */
 static NN_CLONES void gates_backward(int u, const float *restrict dy,
-                           const float *restrict hp,
-                           const float *restrict gate, float *restrict xp,
-                           float *restrict hu, float *restrict dh)
+                                     const float *restrict hp,
+                                     const float *restrict gate,
+                                     float *restrict xp, float *restrict hu,
+                                     float *restrict dh)
 {
     for (int j = 0; j < u; j++) {
         float g = gate[j], s = gate[u + j], n = gate[2 * u + j];
@@ -149,12 +152,7 @@ void gru_forward(const gru_t *l, const float *params, gru_ws_t *ws,
     stepgemm_b_t ub;
     stepgemm_pack(&ub, U, u3, 0, u, u3, ws->packed);
     /* the fused gates go with the kernel: one switch, one set of bits */
-#ifdef HAVE_GATES_FUSED
     const int fused = ub.panels != NULL && u >= 8;
-#else
-    const int fused = 0;
-#define gates_forward_fused gates_forward
-#endif
 
     for (size_t r = 0; r < rows; r++) {
         float *xp = ws->xp + r * u3;
