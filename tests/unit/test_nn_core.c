@@ -311,6 +311,70 @@ static void test_stepgemm(void **state)
     free(A), free(B), free(C), free(C0), free(C1), free(mem);
 }
 
+/* The thin kernels (a side of 1..4: benchmark 1's GRU input) against
+ * double loops, on the kernel and the fallback: the input projection from
+ * a bias that ends anywhere (inside a vector, at N, at 0), the weight
+ * gradient over K rows not a multiple of its 32-row blocks, both with
+ * column tails of every size and strides wider than the matrices. */
+static void test_stepgemm_thin(void **state)
+{
+    (void)state;
+    static const int Ns[] = {1, 7, 8, 9, 16, 17, 100, 150}, Ms[] = {1, 37, 100};
+    enum { PAD = 3, KMAX = 4 };
+    rng_t r;
+    rng_seed(&r, 6, 6);
+    float *A = test_randn(&r, 100 * (150 + PAD), 1.0), *B = test_randn(&r, 100 * (150 + PAD), 1.0);
+    float *bias = test_randn(&r, 150, 1.0), *C = malloc(sizeof(float) * 100 * (150 + PAD));
+    long checked = 0;
+    for (int fallback = 0; fallback < 2; fallback++) {
+        stepgemm_force_fallback(fallback);
+        for (int K = 1; K <= KMAX; K++)
+            for (size_t ni = 0; ni < sizeof Ns / sizeof *Ns; ni++)
+                for (size_t mi = 0; mi < sizeof Ms / sizeof *Ms; mi++) {
+                    int N = Ns[ni], M = Ms[mi], ldc = N + PAD;
+                    int nbias = (int)(checked % 3 == 0 ? 0 : checked % 3 == 1 ? N : (N * 2) / 3);
+                    /* C = [bias | 0] + A B, A (M x K), B (K x N) */
+                    for (int i = 0; i < M * ldc; i++)
+                        C[i] = 7.0f;
+                    stepgemm_input(M, N, K, A, K + PAD, B, N + PAD, bias, nbias, C, ldc);
+                    for (int i = 0; i < M; i++) {
+                        for (int j = 0; j < N; j++) {
+                            double want = j < nbias ? bias[j] : 0.0, mag = fabs(want);
+                            for (int k = 0; k < K; k++) {
+                                want += (double)A[i * (K + PAD) + k] * B[k * (N + PAD) + j];
+                                mag += fabs((double)A[i * (K + PAD) + k] * B[k * (N + PAD) + j]);
+                            }
+                            CHECK_NEAR(C[i * ldc + j], want, 1e-6 * mag + 1e-30);
+                        }
+                        for (int j = N; j < ldc; j++)
+                            assert_true(C[i * ldc + j] == 7.0f);
+                    }
+                    /* C (K x N) += A^T D with A (M rows x K), D (M x N): M plays K here */
+                    for (int i = 0; i < (K + 1) * ldc; i++)
+                        C[i] = 0.5f;
+                    stepgemm_wgrad_thin(K, N, M, A, K + PAD, B, N + PAD, C, ldc);
+                    for (int j = 0; j < ldc; j++) /* the row below C stays */
+                        assert_true(C[K * ldc + j] == 0.5f);
+                    for (int i = 0; i < K; i++) {
+                        for (int j = 0; j < N; j++) {
+                            double want = 0.5, mag = 0.5;
+                            for (int k = 0; k < M; k++) {
+                                want += (double)A[k * (K + PAD) + i] * B[k * (N + PAD) + j];
+                                mag += fabs((double)A[k * (K + PAD) + i] * B[k * (N + PAD) + j]);
+                            }
+                            CHECK_NEAR(C[i * ldc + j], want, 1e-6 * mag + 1e-30);
+                        }
+                        for (int j = N; j < ldc; j++)
+                            assert_true(C[i * ldc + j] == 0.5f);
+                    }
+                    checked++;
+                }
+    }
+    stepgemm_force_fallback(0);
+    printf("# %ld thin cases checked (kernel and fallback)\n", checked);
+    free(A), free(B), free(bias), free(C);
+}
+
 /* --- BLAS --------------------------------------------------------------- */
 
 static void test_blas_single_thread(void **state)
@@ -406,6 +470,7 @@ int main(void)
         cmocka_unit_test(test_fastmath_accuracy),
         cmocka_unit_test(test_fastmath_fused_accuracy),
         cmocka_unit_test(test_stepgemm),
+        cmocka_unit_test(test_stepgemm_thin),
         cmocka_unit_test(test_blas_single_thread),
         cmocka_unit_test(test_gemm_wrapper),
         cmocka_unit_test(test_blas_concurrent_callers),

@@ -154,13 +154,7 @@ void gru_forward(const gru_t *l, const float *params, gru_ws_t *ws,
     /* the fused gates go with the kernel: one switch, one set of bits */
     const int fused = ub.panels != NULL && u >= 8;
 
-    for (size_t r = 0; r < rows; r++) {
-        float *xp = ws->xp + r * u3;
-        memcpy(xp, b, sizeof(float) * 2 * u);
-        memset(xp + 2 * u, 0, sizeof(float) * u);
-    }
-    nn_gemm(0, 0, (int)rows, u3, l->in, x, ldx, params + l->w, u3, 1.0f,
-            ws->xp, u3);
+    stepgemm_input((int)rows, u3, l->in, x, ldx, params + l->w, u3, b, 2 * u, ws->xp, u3);
     for (int i = 0; i < B; i++) {
         if (h0)
             memcpy(ws->h + (size_t)i * u, h0 + (size_t)i * ldh0,
@@ -209,8 +203,7 @@ void gru_backward(const gru_t *l, const float *params, float *grads,
     if (dh0)
         memcpy(dh0, ws->dh, sizeof(float) * B * u);
     nn_colsum(grads + l->b, ws->xp, (int)rows, 2 * u, u3);
-    nn_gemm(1, 0, l->in, u3, (int)rows, x, ldx, ws->xp, u3, 1.0f,
-            grads + l->w, u3);
+    stepgemm_wgrad_thin(l->in, u3, (int)rows, x, ldx, ws->xp, u3, grads + l->w, u3);
     nn_gemm(1, 0, u, u3, (int)rows, ws->h, u, ws->hu, u3, 1.0f, grads + l->u,
             u3);
     if (dx)

@@ -1,6 +1,7 @@
 /* stepgemm.c - the recurrent step's GEMM: packed B, 5x16 FMA tiles. */
 #include "stepgemm.h"
 
+#include <math.h>
 #include <string.h>
 
 #include "ops.h"
@@ -127,10 +128,13 @@ static void run_kernel(int M, const float *A, int lda, const stepgemm_b_t *b,
             /* An edge goes through a full-size scratch tile, so each of
              * its elements gets the same operations as anywhere else.
              * Plain loops: the copies are a few floats, below a call's cost. */
-            float tmp[ROWS * PANEL] = {0};
-            for (int r = 0; beta && r < rows; r++)
-                for (int j = 0; j < cols; j++)
-                    tmp[r * PANEL + j] = c[(size_t)r * ldc + j];
+            float tmp[ROWS * PANEL]; /* read only with beta */
+            if (beta) {
+                memset(tmp, 0, sizeof tmp);
+                for (int r = 0; r < rows; r++)
+                    for (int j = 0; j < cols; j++)
+                        tmp[r * PANEL + j] = c[(size_t)r * ldc + j];
+            }
             tile_any(K, a, p, tmp, PANEL, beta, w == PANEL);
             for (int r = 0; r < rows; r++)
                 for (int j = 0; j < cols; j++)
@@ -139,6 +143,82 @@ static void run_kernel(int M, const float *A, int lda, const stepgemm_b_t *b,
     }
 }
 
+
+/* stepgemm_wgrad_thin's kernel. D streams through once, in blocks of 32
+ * rows that stay in L1 while stripes of 16 columns of C (M <= 4 rows, in
+ * named accumulators as in tile) sweep them; a last stripe narrower than
+ * 16 loads masked, so no read leaves D's rows. */
+enum { THIN_K = 32 };
+
+#define THIN_FMA(i)                                                            \
+    if (M > (i)) {                                                             \
+        __m256 ai = _mm256_broadcast_ss(a + (i));                              \
+        c##i##0 = _mm256_fmadd_ps(ai, d0, c##i##0);                            \
+        c##i##1 = _mm256_fmadd_ps(ai, d1, c##i##1);                            \
+    }
+#define THIN_ADD(i)                                                            \
+    if (M > (i)) {                                                             \
+        _mm256_storeu_ps(sum, c##i##0), _mm256_storeu_ps(sum + 8, c##i##1);    \
+        for (int j = 0; j < cols; j++)                                         \
+            C[(size_t)(i) * ldc + j0 + j] += sum[j];                           \
+    }
+
+KERNEL static void wgrad_thin_kernel(int M, int N, int K, const float *A,
+                                     int lda, const float *D, int ldd,
+                                     float *C, int ldc)
+{
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    for (int k0 = 0; k0 < K; k0 += THIN_K) {
+        const int kb = K - k0 < THIN_K ? K - k0 : THIN_K;
+        for (int j0 = 0; j0 < N; j0 += 16) {
+            const int cols = N - j0 < 16 ? N - j0 : 16;
+            const __m256i m0 = _mm256_cmpgt_epi32(_mm256_set1_epi32(cols), lane);
+            const __m256i m1 = _mm256_cmpgt_epi32(_mm256_set1_epi32(cols - 8), lane);
+            __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00;
+            __m256 c20 = c00, c21 = c00, c30 = c00, c31 = c00;
+            const float *a = A + (size_t)k0 * lda, *d = D + (size_t)k0 * ldd + j0;
+            for (int k = 0; k < kb; k++, a += lda, d += ldd) {
+                __m256 d0 = cols == 16 ? _mm256_loadu_ps(d) : _mm256_maskload_ps(d, m0);
+                __m256 d1 = cols == 16 ? _mm256_loadu_ps(d + 8) : _mm256_maskload_ps(d + 8, m1);
+                THIN_FMA(0) THIN_FMA(1) THIN_FMA(2) THIN_FMA(3)
+            }
+            float sum[16];
+            THIN_ADD(0) THIN_ADD(1) THIN_ADD(2) THIN_ADD(3)
+        }
+    }
+}
+
+/* stepgemm_input's kernel (K <= 4): each row written once, starting from
+ * the bias (a masked load where the bias ends inside a vector); B's K rows
+ * stay in L1. The last N % 8 columns in scalar fmaf, a lane's operations. */
+KERNEL static void input_thin_kernel(int M, int N, int K, const float *A,
+                                     int lda, const float *B, int ldb,
+                                     const float *bias, int nbias, float *C,
+                                     int ldc)
+{
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    for (int i = 0; i < M; i++) {
+        const float *a = A + (size_t)i * lda;
+        float *c = C + (size_t)i * ldc;
+        int j = 0;
+        for (; j + 8 <= N; j += 8) {
+            __m256 acc = j + 8 <= nbias ? _mm256_loadu_ps(bias + j)
+                         : j >= nbias   ? _mm256_setzero_ps()
+                                        : _mm256_maskload_ps(bias + j, _mm256_cmpgt_epi32(
+                                              _mm256_set1_epi32(nbias - j), lane));
+            for (int k = 0; k < K; k++)
+                acc = _mm256_fmadd_ps(_mm256_broadcast_ss(a + k),
+                                      _mm256_loadu_ps(B + (size_t)k * ldb + j), acc);
+            _mm256_storeu_ps(c + j, acc);
+        }
+        for (; j < N; j++) {
+            float acc = j < nbias ? bias[j] : 0.0f;
+            for (int k = 0; k < K; k++)
+                acc = fmaf(a[k], B[(size_t)k * ldb + j], acc);
+            c[j] = acc;
+        }
+    }
+}
 #endif
 
 void stepgemm_run(int M, const float *A, int lda, const stepgemm_b_t *b,
@@ -151,4 +231,34 @@ void stepgemm_run(int M, const float *A, int lda, const stepgemm_b_t *b,
     }
 #endif
     nn_gemm(0, b->trans, M, b->N, b->K, A, lda, b->src, b->ld, beta, C, ldc);
+}
+
+void stepgemm_wgrad_thin(int M, int N, int K, const float *A, int lda,
+                         const float *D, int ldd, float *C, int ldc)
+{
+#ifdef STEPGEMM_X86
+    if (M <= 4 && stepgemm_kernel_active()) {
+        wgrad_thin_kernel(M, N, K, A, lda, D, ldd, C, ldc);
+        return;
+    }
+#endif
+    nn_gemm(1, 0, M, N, K, A, lda, D, ldd, 1.0f, C, ldc);
+}
+
+void stepgemm_input(int M, int N, int K, const float *A, int lda,
+                    const float *B, int ldb, const float *bias, int nbias,
+                    float *C, int ldc)
+{
+#ifdef STEPGEMM_X86
+    if (K <= 4 && stepgemm_kernel_active()) {
+        input_thin_kernel(M, N, K, A, lda, B, ldb, bias, nbias, C, ldc);
+        return;
+    }
+#endif
+    for (int i = 0; i < M; i++) {
+        float *c = C + (size_t)i * ldc;
+        memcpy(c, bias, sizeof(float) * nbias);
+        memset(c + nbias, 0, sizeof(float) * (N - nbias));
+    }
+    nn_gemm(0, 0, M, N, K, A, lda, B, ldb, 1.0f, C, ldc);
 }

@@ -30,6 +30,20 @@ void stepgemm_pack(stepgemm_b_t *out, const float *B, int ld, int trans,
 /* C (M x N at ldc) = A (M x K at lda) B + beta C, beta 0 or 1. */
 void stepgemm_run(int M, const float *A, int lda, const stepgemm_b_t *b,
                   float beta, float *C, int ldc);
+/* C (M x N at ldc) += A^T D, A (K x M at lda), D (K x N at ldd): the
+ * weight gradient of a layer with M <= 4 inputs (the GRU on benchmark 1's
+ * 3 observations) over the K rows of a batch, where OpenBLAS reaches a
+ * sixth of its peak. Wider M goes to OpenBLAS. */
+void stepgemm_wgrad_thin(int M, int N, int K, const float *A, int lda,
+                         const float *D, int ldd, float *C, int ldc);
+/* C (M x N at ldc) = [bias | 0] + A B, A (M x K at lda), B (K x N at
+ * ldb), bias over the first nbias columns: a GRU's input projection over a
+ * batch's M rows. With K <= 4 inputs (benchmark 1's 3 observations), where
+ * OpenBLAS reaches a third of its peak, a kernel writes each row once;
+ * wider K goes to OpenBLAS. */
+void stepgemm_input(int M, int N, int K, const float *A, int lda,
+                    const float *B, int ldb, const float *bias, int nbias,
+                    float *C, int ldc);
 /* Whether the kernel (not the fallback) runs. stepgemm_force_fallback(1)
  * makes later packs take the fallback, so tests can compare the two. */
 int stepgemm_kernel_active(void);
