@@ -191,6 +191,14 @@ KERNEL static void wgrad_thin_kernel(int M, int N, int K, const float *A,
 /* stepgemm_input's kernel (K <= 4): each row written once, starting from
  * the bias (a masked load where the bias ends inside a vector); B's K rows
  * stay in L1. The last N % 8 columns in scalar fmaf, a lane's operations. */
+/* A vector of [bias | 0] from column jv: masked where the bias ends. */
+#define INPUT_BIAS(jv)                                                         \
+    ((jv) + 8 <= nbias ? _mm256_loadu_ps(bias + (jv))                          \
+     : (jv) >= nbias   ? _mm256_setzero_ps()                                   \
+                       : _mm256_maskload_ps(bias + (jv),                       \
+                                            _mm256_cmpgt_epi32(                \
+                                                _mm256_set1_epi32(nbias - (jv)), lane)))
+
 KERNEL static void input_thin_kernel(int M, int N, int K, const float *A,
                                      int lda, const float *B, int ldb,
                                      const float *bias, int nbias, float *C,
@@ -201,16 +209,37 @@ KERNEL static void input_thin_kernel(int M, int N, int K, const float *A,
         const float *a = A + (size_t)i * lda;
         float *c = C + (size_t)i * ldc;
         int j = 0;
-        for (; j + 8 <= N; j += 8) {
-            __m256 acc = j + 8 <= nbias ? _mm256_loadu_ps(bias + j)
-                         : j >= nbias   ? _mm256_setzero_ps()
-                                        : _mm256_maskload_ps(bias + j, _mm256_cmpgt_epi32(
-                                              _mm256_set1_epi32(nbias - j), lane));
-            for (int k = 0; k < K; k++)
-                acc = _mm256_fmadd_ps(_mm256_broadcast_ss(a + k),
-                                      _mm256_loadu_ps(B + (size_t)k * ldb + j), acc);
-            _mm256_storeu_ps(c + j, acc);
+        /* four vectors at a time (named, as in tile): four FMA chains in
+         * flight, not one */
+        for (; j + 8 <= N; j += 32) {
+            const int nv = (N - j) / 8 < 4 ? (N - j) / 8 : 4;
+            __m256 c0 = INPUT_BIAS(j), c1 = c0, c2 = c0, c3 = c0;
+            if (nv > 1)
+                c1 = INPUT_BIAS(j + 8);
+            if (nv > 2)
+                c2 = INPUT_BIAS(j + 16);
+            if (nv > 3)
+                c3 = INPUT_BIAS(j + 24);
+            for (int k = 0; k < K; k++) {
+                const __m256 ak = _mm256_broadcast_ss(a + k);
+                const float *bk = B + (size_t)k * ldb + j;
+                c0 = _mm256_fmadd_ps(ak, _mm256_loadu_ps(bk), c0);
+                if (nv > 1)
+                    c1 = _mm256_fmadd_ps(ak, _mm256_loadu_ps(bk + 8), c1);
+                if (nv > 2)
+                    c2 = _mm256_fmadd_ps(ak, _mm256_loadu_ps(bk + 16), c2);
+                if (nv > 3)
+                    c3 = _mm256_fmadd_ps(ak, _mm256_loadu_ps(bk + 24), c3);
+            }
+            _mm256_storeu_ps(c + j, c0);
+            if (nv > 1)
+                _mm256_storeu_ps(c + j + 8, c1);
+            if (nv > 2)
+                _mm256_storeu_ps(c + j + 16, c2);
+            if (nv > 3)
+                _mm256_storeu_ps(c + j + 24, c3);
         }
+        j = N / 8 * 8;
         for (; j < N; j++) {
             float acc = j < nbias ? bias[j] : 0.0f;
             for (int k = 0; k < K; k++)
