@@ -352,7 +352,7 @@ static void test_stepgemm_thin(void **state)
                     /* C (K x N) += A^T D with A (M rows x K), D (M x N): M plays K here */
                     for (int i = 0; i < (K + 1) * ldc; i++)
                         C[i] = 0.5f;
-                    stepgemm_wgrad_thin(K, N, M, A, K + PAD, B, N + PAD, C, ldc);
+                    stepgemm_wgrad(K, N, M, A, K + PAD, B, N + PAD, C, ldc);
                     for (int j = 0; j < ldc; j++) /* the row below C stays */
                         assert_true(C[K * ldc + j] == 0.5f);
                     for (int i = 0; i < K; i++) {

@@ -203,7 +203,7 @@ void gru_backward(const gru_t *l, const float *params, float *grads,
     if (dh0)
         memcpy(dh0, ws->dh, sizeof(float) * B * u);
     nn_colsum(grads + l->b, ws->xp, (int)rows, 2 * u, u3);
-    stepgemm_wgrad_thin(l->in, u3, (int)rows, x, ldx, ws->xp, u3, grads + l->w, u3);
+    stepgemm_wgrad(l->in, u3, (int)rows, x, ldx, ws->xp, u3, grads + l->w, u3);
     nn_gemm(1, 0, u, u3, (int)rows, ws->h, u, ws->hu, u3, 1.0f, grads + l->u,
             u3);
     if (dx)

@@ -143,8 +143,7 @@ static void run_kernel(int M, const float *A, int lda, const stepgemm_b_t *b,
     }
 }
 
-
-/* stepgemm_wgrad_thin's kernel. D streams through once, in blocks of 32
+/* stepgemm_wgrad's kernel. D streams through once, in blocks of 32
  * rows that stay in L1 while stripes of 16 columns of C (M <= 4 rows, in
  * named accumulators as in tile) sweep them; a last stripe narrower than
  * 16 loads masked, so no read leaves D's rows. */
@@ -189,9 +188,9 @@ KERNEL static void wgrad_thin_kernel(int M, int N, int K, const float *A,
 }
 
 /* stepgemm_input's kernel (K <= 4): each row written once, starting from
- * the bias (a masked load where the bias ends inside a vector); B's K rows
- * stay in L1. The last N % 8 columns in scalar fmaf, a lane's operations. */
-/* A vector of [bias | 0] from column jv: masked where the bias ends. */
+ * the bias; B's K rows stay in L1. The last N % 8 columns in scalar fmaf,
+ * a lane's operations. INPUT_BIAS is the vector of [bias | 0] from column
+ * jv, loaded masked where the bias ends inside it. */
 #define INPUT_BIAS(jv)                                                         \
     ((jv) + 8 <= nbias ? _mm256_loadu_ps(bias + (jv))                          \
      : (jv) >= nbias   ? _mm256_setzero_ps()                                   \
@@ -239,8 +238,7 @@ KERNEL static void input_thin_kernel(int M, int N, int K, const float *A,
             if (nv > 3)
                 _mm256_storeu_ps(c + j + 24, c3);
         }
-        j = N / 8 * 8;
-        for (; j < N; j++) {
+        for (j = N / 8 * 8; j < N; j++) { /* the loop above overshoots j */
             float acc = j < nbias ? bias[j] : 0.0f;
             for (int k = 0; k < K; k++)
                 acc = fmaf(a[k], B[(size_t)k * ldb + j], acc);
@@ -262,8 +260,8 @@ void stepgemm_run(int M, const float *A, int lda, const stepgemm_b_t *b,
     nn_gemm(0, b->trans, M, b->N, b->K, A, lda, b->src, b->ld, beta, C, ldc);
 }
 
-void stepgemm_wgrad_thin(int M, int N, int K, const float *A, int lda,
-                         const float *D, int ldd, float *C, int ldc)
+void stepgemm_wgrad(int M, int N, int K, const float *A, int lda,
+                    const float *D, int ldd, float *C, int ldc)
 {
 #ifdef STEPGEMM_X86
     if (M <= 4 && stepgemm_kernel_active()) {

@@ -1,5 +1,7 @@
-/* stepgemm.h - C = A B + beta C for the recurrent step's small GEMMs, with
- * B (a GRU's U or U^T) packed once per pass and reused by every step.
+/* stepgemm.h - the GRU's GEMMs that OpenBLAS does poorly: C = A B + beta C
+ * for the recurrent step, with B (U or U^T) packed once per pass and reused
+ * by every step; and, for a GRU of at most 4 inputs, the input projection
+ * and its weight gradient (thin kernels).
  *
  * OpenBLAS re-packs both operands on every call and zeroes C for beta = 0
  * in a separate sweep; at the step shapes (B rows of 25..500, K and N of
@@ -34,8 +36,8 @@ void stepgemm_run(int M, const float *A, int lda, const stepgemm_b_t *b,
  * weight gradient of a layer with M <= 4 inputs (the GRU on benchmark 1's
  * 3 observations) over the K rows of a batch, where OpenBLAS reaches a
  * sixth of its peak. Wider M goes to OpenBLAS. */
-void stepgemm_wgrad_thin(int M, int N, int K, const float *A, int lda,
-                         const float *D, int ldd, float *C, int ldc);
+void stepgemm_wgrad(int M, int N, int K, const float *A, int lda,
+                    const float *D, int ldd, float *C, int ldc);
 /* C (M x N at ldc) = [bias | 0] + A B, A (M x K at lda), B (K x N at
  * ldb), bias over the first nbias columns: a GRU's input projection over a
  * batch's M rows. With K <= 4 inputs (benchmark 1's 3 observations), where
