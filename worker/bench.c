@@ -64,7 +64,7 @@ static void run_gemm(void *v)
 {
     gemm_case_t *g = v;
     if (g->step)
-        stepgemm_run(g->M, g->A, g->K, g->step, 0.0f, g->C, g->N);
+        stepgemm_run(g->M, g->A, g->K, g->step, 0.0f, g->C, g->N, 0);
     else
         nn_gemm(g->ta, 0, g->M, g->N, g->K, g->A, g->ta ? g->M : g->K, g->B, g->N,
                 0.0f, g->C, g->N);

@@ -252,8 +252,9 @@ static void test_fastmath_fused_accuracy(void **state)
 /* stepgemm against double-precision loops, on the kernel and on the
  * fallback: edges of every size (rows not a multiple of 5, panels of 1..16
  * columns), both layouts of B, beta 0 and 1, strides wider than the matrix
- * (whose gaps must stay untouched), and, on the kernel, a row's bits
- * independent of where it sits in A (edge tiles do what full ones do). */
+ * (whose gaps must stay untouched), C rows padded to whole vectors, and,
+ * on the kernel, a row's bits independent of where it sits in A (edge
+ * tiles do what full ones do). */
 static void test_stepgemm(void **state)
 {
     (void)state;
@@ -264,7 +265,7 @@ static void test_stepgemm(void **state)
     rng_seed(&r, 5, 5);
     float *A = test_randn(&r, 52 * (50 + PAD), 1.0), *B = test_randn(&r, 160 * (160 + PAD), 1.0);
     float *C = malloc(sizeof(float) * 52 * (150 + PAD)), *C0 = malloc(sizeof(float) * 52 * (150 + PAD));
-    float *C1 = malloc(sizeof(float) * (150 + PAD));
+    float *C1 = malloc(sizeof(float) * (150 + PAD)), *C2 = malloc(sizeof(float) * 52 * (152 + PAD));
     float *mem = malloc(sizeof(float) * stepgemm_floats(150, 150));
     printf("# stepgemm kernel on this machine: %s\n", stepgemm_kernel_active() ? "yes" : "no (fallback only)");
     long checked = 0;
@@ -282,7 +283,7 @@ static void test_stepgemm(void **state)
                             assert_true((b.panels != NULL) == (!fallback && stepgemm_kernel_active()));
                             for (int i = 0; i < M * ldc; i++)
                                 C[i] = C0[i] = (float)(i % 11) - 5.0f;
-                            stepgemm_run(M, A, lda, &b, (float)beta, C, ldc);
+                            stepgemm_run(M, A, lda, &b, (float)beta, C, ldc, 0);
                             for (int i = 0; i < M; i++) {
                                 for (int j = 0; j < N; j++) {
                                     double want = beta ? C0[i * ldc + j] : 0.0, mag = fabs(want);
@@ -296,11 +297,26 @@ static void test_stepgemm(void **state)
                                 for (int j = N; j < ldc; j++)
                                     assert_true(C[i * ldc + j] == C0[i * ldc + j]);
                             }
+                            /* padded: C's rows have room to a multiple of 8; the
+                             * same bits, the room written with zeros (beta 0) or
+                             * left as it was, nothing beyond it touched */
+                            int np = (N + 7) / 8 * 8, ldp = np + PAD;
+                            for (int i = 0; i < M; i++)
+                                for (int j = 0; j < ldp; j++)
+                                    C2[i * ldp + j] = j < N ? C0[i * ldc + j] : 9.0f;
+                            stepgemm_run(M, A, lda, &b, (float)beta, C2, ldp, 1);
+                            for (int i = 0; i < M; i++) {
+                                assert_memory_equal(C2 + i * ldp, C + i * ldc, sizeof(float) * N);
+                                for (int j = N; j < np; j++)
+                                    assert_true(C2[i * ldp + j] == 9.0f || (!beta && C2[i * ldp + j] == 0.0f));
+                                for (int j = np; j < ldp; j++)
+                                    assert_true(C2[i * ldp + j] == 9.0f);
+                            }
                             /* the kernel: the last row alone gives the same bits
                              * (OpenBLAS does not promise this, and does not do it) */
                             if (b.panels) {
                                 memcpy(C1, C0 + (size_t)(M - 1) * ldc, sizeof(float) * ldc);
-                                stepgemm_run(1, A + (size_t)(M - 1) * lda, lda, &b, (float)beta, C1, ldc);
+                                stepgemm_run(1, A + (size_t)(M - 1) * lda, lda, &b, (float)beta, C1, ldc, 0);
                                 assert_memory_equal(C1, C + (size_t)(M - 1) * ldc, sizeof(float) * N);
                             }
                             checked++;
@@ -308,7 +324,7 @@ static void test_stepgemm(void **state)
     }
     stepgemm_force_fallback(0);
     printf("# %ld stepgemm cases checked\n", checked);
-    free(A), free(B), free(C), free(C0), free(C1), free(mem);
+    free(A), free(B), free(C), free(C0), free(C1), free(C2), free(mem);
 }
 
 /* The thin kernels (a side of 1..4: benchmark 1's GRU input) against

@@ -420,8 +420,8 @@ static void test_gru_gates_bitwise(void **state)
         gru_forward(&l, p, &ws, x, in, NULL, u, T, B);
         size_t mismatches = 0;
         for (int row = 0; row < T * B; row++) {
-            const float *xp = ws.xp + (size_t)row * 3 * u, *hu = ws.hu + (size_t)row * 3 * u;
-            const float *g = ws.gate + (size_t)row * 3 * u, *hp = ws.h + (size_t)row * u;
+            const float *xp = ws.xp + (size_t)row * ws.ld, *hu = ws.hu + (size_t)row * ws.ld;
+            const float *g = ws.gate + (size_t)row * ws.ld, *hp = ws.h + (size_t)row * u;
             const float *h = ws.h + (size_t)(row + B) * u;
             for (int j = 0; j < u; j++) {
                 float gg, ss, nn, hh;

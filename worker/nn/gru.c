@@ -10,7 +10,7 @@
 /* One row's gates: xp = x W + b, hu = h_{t-1} U (each [g|s|n], 3u wide).
  * Writes gate = [g|s|n] and h_t. Eight units at a time in vector types,
  * the tail in scalars: the same operations, so the same bits. (The path
- * without FMA; gates_forward_fused below is the other.) */
+ * without FMA; gates_step_fused below is the other.) */
 static NN_CLONES void gates_forward(int u, const float *restrict xp,
                                     const float *restrict hu,
                                     const float *restrict hp,
@@ -68,30 +68,50 @@ FUSED __m256 sigmoid_fused(__m256 x)
     return _mm256_fmadd_ps(half, tanh_fused(_mm256_mul_ps(half, x)), half);
 }
 
-/* gates_forward with fused multiply-adds, for the stepgemm kernel's path
- * (u >= 8). A row's last vector overlaps the one before it instead of
- * leaving a scalar tail: lanes are independent, so the overlap recomputes
- * the same bits. */
-__attribute__((target("avx2,fma"))) static void
-gates_forward_fused(int u, const float *restrict xp, const float *restrict hu,
-                    const float *restrict hp, float *restrict gate,
-                    float *restrict h)
+/* One vector of gates_forward with fused multiply-adds: units j..j+7. */
+FUSED void gates_vec_fused(int u, int j, const float *restrict xp,
+                           const float *restrict hu, const float *restrict hp,
+                           float *restrict gate, float *restrict h)
 {
-    for (int j0 = 0; j0 < u; j0 += 8) {
-        int j = j0 + 8 <= u ? j0 : u - 8;
-        __m256 g = sigmoid_fused(_mm256_add_ps(_mm256_loadu_ps(xp + j), _mm256_loadu_ps(hu + j)));
-        __m256 s = sigmoid_fused(_mm256_add_ps(_mm256_loadu_ps(xp + u + j), _mm256_loadu_ps(hu + u + j)));
-        __m256 n = tanh_fused(_mm256_fmadd_ps(s, _mm256_loadu_ps(hu + 2 * u + j),
-                                              _mm256_loadu_ps(xp + 2 * u + j)));
-        /* (1 - g) n + g h = n + g (h - n) */
-        __m256 hj = _mm256_fmadd_ps(g, _mm256_sub_ps(_mm256_loadu_ps(hp + j), n), n);
-        _mm256_storeu_ps(gate + j, g), _mm256_storeu_ps(gate + u + j, s);
-        _mm256_storeu_ps(gate + 2 * u + j, n), _mm256_storeu_ps(h + j, hj);
-    }
+    __m256 g = sigmoid_fused(_mm256_add_ps(_mm256_loadu_ps(xp + j), _mm256_loadu_ps(hu + j)));
+    __m256 s = sigmoid_fused(_mm256_add_ps(_mm256_loadu_ps(xp + u + j), _mm256_loadu_ps(hu + u + j)));
+    __m256 n = tanh_fused(_mm256_fmadd_ps(s, _mm256_loadu_ps(hu + 2 * u + j),
+                                          _mm256_loadu_ps(xp + 2 * u + j)));
+    /* (1 - g) n + g h = n + g (h - n) */
+    __m256 hj = _mm256_fmadd_ps(g, _mm256_sub_ps(_mm256_loadu_ps(hp + j), n), n);
+    _mm256_storeu_ps(gate + j, g), _mm256_storeu_ps(gate + u + j, s);
+    _mm256_storeu_ps(gate + 2 * u + j, n), _mm256_storeu_ps(h + j, hj);
+}
+
+/* gates_forward with fused multiply-adds over a step's B rows, for the
+ * stepgemm kernel's path (u >= 8). A vector's gates are a chain of ~30
+ * dependent operations (sigmoid, then the tanh that needs it): two rows go
+ * side by side so that two chains are in flight. A row's last vector
+ * overlaps the one before it instead of leaving a scalar tail: lanes are
+ * independent, so the overlap recomputes the same bits. */
+__attribute__((target("avx2,fma"))) static void
+gates_step_fused(int u, int B, size_t ld, const float *restrict xp,
+                 const float *restrict hu, const float *restrict hp,
+                 float *restrict gate, float *restrict h)
+{
+    int i = 0;
+    for (; i + 2 <= B; i += 2)
+        for (int j0 = 0; j0 < u; j0 += 8) {
+            int j = j0 + 8 <= u ? j0 : u - 8;
+            gates_vec_fused(u, j, xp + i * ld, hu + i * ld, hp + (size_t)i * u,
+                            gate + i * ld, h + (size_t)i * u);
+            gates_vec_fused(u, j, xp + (i + 1) * ld, hu + (i + 1) * ld,
+                            hp + (size_t)(i + 1) * u, gate + (i + 1) * ld,
+                            h + (size_t)(i + 1) * u);
+        }
+    for (; i < B; i++)
+        for (int j0 = 0; j0 < u; j0 += 8)
+            gates_vec_fused(u, j0 + 8 <= u ? j0 : u - 8, xp + i * ld, hu + i * ld,
+                            hp + (size_t)i * u, gate + i * ld, h + (size_t)i * u);
 }
 #else
 /* off x86-64 the kernel never runs (ub.panels stays NULL): no fused path */
-#define gates_forward_fused gates_forward
+#define gates_step_fused(...) ((void)0)
 #endif
 
 /* One row of BPTT: d = dL/dh_t (from above, dy, plus from step t+1, dh).
@@ -124,20 +144,30 @@ static size_t packed_floats(const gru_t *l)
     return f > b ? f : b;
 }
 
+/* Rows of hu and dh end on a whole vector, so the step kernel writes its
+ * last panel in place (stepgemm_run's padded) instead of through scratch;
+ * xp and gate share hu's stride so one index serves all three. */
+static size_t pad8(size_t n)
+{
+    return (n + 7) / 8 * 8;
+}
+
 size_t gru_ws_floats(const gru_t *l, int T, int B)
 {
     size_t u = l->units, rows = (size_t)T * B;
-    return (rows + B) * u + 3 * rows * 3 * u + (size_t)B * u + packed_floats(l);
+    return (rows + B) * u + 3 * rows * pad8(3 * u) + (size_t)B * pad8(u) +
+           packed_floats(l);
 }
 
 float *gru_ws_carve(const gru_t *l, gru_ws_t *ws, float *mem, int T, int B)
 {
-    size_t u = l->units, rows = (size_t)T * B;
+    size_t u = l->units, rows = (size_t)T * B, ld = pad8(3 * u);
+    ws->ld = (int)ld;
     ws->h = mem, mem += (rows + B) * u;
-    ws->xp = mem, mem += rows * 3 * u;
-    ws->hu = mem, mem += rows * 3 * u;
-    ws->gate = mem, mem += rows * 3 * u;
-    ws->dh = mem, mem += (size_t)B * u;
+    ws->xp = mem, mem += rows * ld;
+    ws->hu = mem, mem += rows * ld;
+    ws->gate = mem, mem += rows * ld;
+    ws->dh = mem, mem += (size_t)B * pad8(u);
     ws->packed = mem, mem += packed_floats(l);
     return mem;
 }
@@ -146,7 +176,7 @@ void gru_forward(const gru_t *l, const float *params, gru_ws_t *ws,
                  const float *x, int ldx, const float *h0, int ldh0, int T,
                  int B)
 {
-    const int u = l->units, u3 = 3 * u;
+    const int u = l->units, u3 = 3 * u, ld = ws->ld;
     const size_t rows = (size_t)T * B;
     const float *b = params + l->b, *U = params + l->u;
     stepgemm_b_t ub;
@@ -154,7 +184,7 @@ void gru_forward(const gru_t *l, const float *params, gru_ws_t *ws,
     /* the fused gates go with the kernel: one switch, one set of bits */
     const int fused = ub.panels != NULL && u >= 8;
 
-    stepgemm_input((int)rows, u3, l->in, x, ldx, params + l->w, u3, b, 2 * u, ws->xp, u3);
+    stepgemm_input((int)rows, u3, l->in, x, ldx, params + l->w, u3, b, 2 * u, ws->xp, ld);
     for (int i = 0; i < B; i++) {
         if (h0)
             memcpy(ws->h + (size_t)i * u, h0 + (size_t)i * ldh0,
@@ -165,14 +195,17 @@ void gru_forward(const gru_t *l, const float *params, gru_ws_t *ws,
     for (int t = 0; t < T; t++) {
         const float *hp = ws->h + (size_t)t * B * u;
         float *hn = ws->h + (size_t)(t + 1) * B * u;
-        float *hu = ws->hu + (size_t)t * B * u3;
-        const float *xp = ws->xp + (size_t)t * B * u3;
-        float *gate = ws->gate + (size_t)t * B * u3;
-        stepgemm_run(B, hp, u, &ub, 0.0f, hu, u3);
-        for (int i = 0; i < B; i++)
-            (fused ? gates_forward_fused : gates_forward)(
-                u, xp + (size_t)i * u3, hu + (size_t)i * u3,
-                hp + (size_t)i * u, gate + (size_t)i * u3, hn + (size_t)i * u);
+        float *hu = ws->hu + (size_t)t * B * ld;
+        const float *xp = ws->xp + (size_t)t * B * ld;
+        float *gate = ws->gate + (size_t)t * B * ld;
+        stepgemm_run(B, hp, u, &ub, 0.0f, hu, ld, 1);
+        if (fused)
+            gates_step_fused(u, B, (size_t)ld, xp, hu, hp, gate, hn);
+        else
+            for (int i = 0; i < B; i++)
+                gates_forward(u, xp + (size_t)i * ld, hu + (size_t)i * ld,
+                              hp + (size_t)i * u, gate + (size_t)i * ld,
+                              hn + (size_t)i * u);
     }
 }
 
@@ -180,34 +213,34 @@ void gru_backward(const gru_t *l, const float *params, float *grads,
                   gru_ws_t *ws, const float *x, int ldx, const float *dy,
                   float *dx, float *dh0, int T, int B)
 {
-    const int u = l->units, u3 = 3 * u;
+    const int u = l->units, u3 = 3 * u, ld = ws->ld, ldh = (int)pad8(u);
     const size_t rows = (size_t)T * B;
     const float *U = params + l->u;
     stepgemm_b_t ut; /* U^T: (3u, u) */
     stepgemm_pack(&ut, U, u3, 1, u3, u, ws->packed);
 
-    memset(ws->dh, 0, sizeof(float) * B * u);
+    memset(ws->dh, 0, sizeof(float) * B * ldh);
     for (int t = T - 1; t >= 0; t--) {
         const float *hp = ws->h + (size_t)t * B * u;
         const float *dyt = dy + (size_t)t * B * u;
-        float *xp = ws->xp + (size_t)t * B * u3;
-        float *hu = ws->hu + (size_t)t * B * u3;
-        const float *gate = ws->gate + (size_t)t * B * u3;
+        float *xp = ws->xp + (size_t)t * B * ld;
+        float *hu = ws->hu + (size_t)t * B * ld;
+        const float *gate = ws->gate + (size_t)t * B * ld;
         for (int i = 0; i < B; i++)
             gates_backward(u, dyt + (size_t)i * u, hp + (size_t)i * u,
-                           gate + (size_t)i * u3, xp + (size_t)i * u3,
-                           hu + (size_t)i * u3, ws->dh + (size_t)i * u);
+                           gate + (size_t)i * ld, xp + (size_t)i * ld,
+                           hu + (size_t)i * ld, ws->dh + (size_t)i * ldh);
         if (t > 0 || dh0)
-            stepgemm_run(B, hu, u3, &ut, 1.0f, ws->dh, u);
+            stepgemm_run(B, hu, ld, &ut, 1.0f, ws->dh, ldh, 1);
     }
-    if (dh0)
-        memcpy(dh0, ws->dh, sizeof(float) * B * u);
-    nn_colsum(grads + l->b, ws->xp, (int)rows, 2 * u, u3);
-    stepgemm_wgrad(l->in, u3, (int)rows, x, ldx, ws->xp, u3, grads + l->w, u3);
-    nn_gemm(1, 0, u, u3, (int)rows, ws->h, u, ws->hu, u3, 1.0f, grads + l->u,
+    for (int i = 0; dh0 && i < B; i++)
+        memcpy(dh0 + (size_t)i * u, ws->dh + (size_t)i * ldh, sizeof(float) * u);
+    nn_colsum(grads + l->b, ws->xp, (int)rows, 2 * u, ld);
+    stepgemm_wgrad(l->in, u3, (int)rows, x, ldx, ws->xp, ld, grads + l->w, u3);
+    nn_gemm(1, 0, u, u3, (int)rows, ws->h, u, ws->hu, ld, 1.0f, grads + l->u,
             u3);
     if (dx)
-        nn_gemm(0, 1, (int)rows, l->in, u3, ws->xp, u3, params + l->w, u3,
+        nn_gemm(0, 1, (int)rows, l->in, u3, ws->xp, ld, params + l->w, u3,
                 0.0f, dx, l->in);
 }
 

@@ -19,11 +19,12 @@ typedef struct gru {
 /* Activations of one forward pass, kept for the backward pass. Buffers are
  * carved once from a job's workspace; backward reuses them in place. */
 typedef struct gru_ws {
+    int ld;      /* row stride of xp, hu and gate: 3u rounded up to 8 */
     float *h;    /* (T+1,B,u): block 0 is the initial state, block t+1 is h_t */
-    float *xp;   /* (T,B,3u): x W + [bg|bs|0]; dL/dpre after backward */
-    float *hu;   /* (T,B,3u): h_{t-1} U; dL/d(h U) after backward */
-    float *gate; /* (T,B,3u): g | s | n */
-    float *dh;   /* (B,u): gradient carried to the previous step */
+    float *xp;   /* (T,B,ld): x W + [bg|bs|0]; dL/dpre after backward */
+    float *hu;   /* (T,B,ld): h_{t-1} U; dL/d(h U) after backward */
+    float *gate; /* (T,B,ld): g | s | n */
+    float *dh;   /* (B, u rounded up to 8): gradient carried to the previous step */
     float *packed; /* U (forward) or U^T (backward) as stepgemm reads it */
 } gru_ws_t;
 

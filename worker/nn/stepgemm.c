@@ -109,7 +109,7 @@ KERNEL static void tile_any(int K, const float *const *a, const float *p,
 }
 
 static void run_kernel(int M, const float *A, int lda, const stepgemm_b_t *b,
-                       int beta, float *C, int ldc)
+                       int beta, float *C, int ldc, int padded)
 {
     const int K = b->K, N = b->N;
     for (int i = 0; i < M; i += ROWS) {
@@ -121,7 +121,7 @@ static void run_kernel(int M, const float *A, int lda, const stepgemm_b_t *b,
             int w = panel_width(N - j0), cols = N - j0 < w ? N - j0 : w;
             const float *p = b->panels + (size_t)j0 * K;
             float *c = C + (size_t)i * ldc + j0;
-            if (rows == ROWS && cols == w) {
+            if (rows == ROWS && (cols == w || padded)) {
                 tile_any(K, a, p, c, (size_t)ldc, beta, w == PANEL);
                 continue;
             }
@@ -249,11 +249,12 @@ KERNEL static void input_thin_kernel(int M, int N, int K, const float *A,
 #endif
 
 void stepgemm_run(int M, const float *A, int lda, const stepgemm_b_t *b,
-                  float beta, float *C, int ldc)
+                  float beta, float *C, int ldc, int padded)
 {
+    (void)padded; /* the fallback writes N columns either way */
 #ifdef STEPGEMM_X86
     if (b->panels) {
-        run_kernel(M, A, lda, b, beta != 0.0f, C, ldc);
+        run_kernel(M, A, lda, b, beta != 0.0f, C, ldc, padded);
         return;
     }
 #endif

@@ -29,9 +29,12 @@ size_t stepgemm_floats(int K, int N);
  * holds stepgemm_floats(K, N). B must stay unchanged while *out is used. */
 void stepgemm_pack(stepgemm_b_t *out, const float *B, int ld, int trans,
                    int K, int N, float *mem);
-/* C (M x N at ldc) = A (M x K at lda) B + beta C, beta 0 or 1. */
+/* C (M x N at ldc) = A (M x K at lda) B + beta C, beta 0 or 1. With
+ * padded, C's rows have room up to N rounded up to 8 and the kernel may
+ * write those columns (with beta 0, zeros): a last panel then needs no
+ * scratch tile. */
 void stepgemm_run(int M, const float *A, int lda, const stepgemm_b_t *b,
-                  float beta, float *C, int ldc);
+                  float beta, float *C, int ldc, int padded);
 /* C (M x N at ldc) += A^T D, A (K x M at lda), D (K x N at ldd): the
  * weight gradient of a layer with M <= 4 inputs (the GRU on benchmark 1's
  * 3 observations) over the K rows of a batch, where OpenBLAS reaches a
