@@ -327,56 +327,38 @@ static void test_stepgemm(void **state)
     free(A), free(B), free(C), free(C0), free(C1), free(C2), free(mem);
 }
 
-/* The thin kernels (a side of 1..4: benchmark 1's GRU input) against
- * double loops, on the kernel and the fallback: the input projection from
- * a bias that ends anywhere (inside a vector, at N, at 0), the weight
- * gradient over K rows not a multiple of its 32-row blocks, both with
- * column tails of every size and strides wider than the matrices. */
-static void test_stepgemm_thin(void **state)
+/* stepgemm_wgrad (the weight gradient of a GRU with 1..4 inputs) against
+ * double loops, on the kernel and the fallback: K rows not a multiple of
+ * its 32-row blocks, column tails of every size, strides wider than the
+ * matrices, and the row below C untouched. */
+static void test_stepgemm_wgrad(void **state)
 {
     (void)state;
-    static const int Ns[] = {1, 7, 8, 9, 16, 17, 100, 150}, Ms[] = {1, 37, 100};
-    enum { PAD = 3, KMAX = 4 };
+    static const int Ns[] = {1, 7, 8, 9, 16, 17, 100, 150}, Ks[] = {1, 37, 100};
+    enum { PAD = 3, MMAX = 4 };
     rng_t r;
     rng_seed(&r, 6, 6);
-    float *A = test_randn(&r, 100 * (150 + PAD), 1.0), *B = test_randn(&r, 100 * (150 + PAD), 1.0);
-    float *bias = test_randn(&r, 150, 1.0), *C = malloc(sizeof(float) * 100 * (150 + PAD));
+    float *A = test_randn(&r, 100 * (MMAX + PAD), 1.0), *D = test_randn(&r, 100 * (150 + PAD), 1.0);
+    float *C = malloc(sizeof(float) * (MMAX + 1) * (150 + PAD));
     long checked = 0;
     for (int fallback = 0; fallback < 2; fallback++) {
         stepgemm_force_fallback(fallback);
-        for (int K = 1; K <= KMAX; K++)
+        for (int M = 1; M <= MMAX; M++)
             for (size_t ni = 0; ni < sizeof Ns / sizeof *Ns; ni++)
-                for (size_t mi = 0; mi < sizeof Ms / sizeof *Ms; mi++) {
-                    int N = Ns[ni], M = Ms[mi], ldc = N + PAD;
-                    int nbias = (int)(checked % 3 == 0 ? 0 : checked % 3 == 1 ? N : (N * 2) / 3);
-                    /* C = [bias | 0] + A B, A (M x K), B (K x N) */
-                    for (int i = 0; i < M * ldc; i++)
-                        C[i] = 7.0f;
-                    stepgemm_input(M, N, K, A, K + PAD, B, N + PAD, bias, nbias, C, ldc);
+                for (size_t ki = 0; ki < sizeof Ks / sizeof *Ks; ki++) {
+                    /* C (M x N) += A^T D with A (K x M), D (K x N) */
+                    int N = Ns[ni], K = Ks[ki], ldc = N + PAD, lda = M + PAD, ldd = N + PAD;
+                    for (int i = 0; i < (M + 1) * ldc; i++)
+                        C[i] = 0.5f;
+                    stepgemm_wgrad(M, N, K, A, lda, D, ldd, C, ldc);
+                    for (int j = 0; j < ldc; j++) /* the row below C stays */
+                        assert_true(C[M * ldc + j] == 0.5f);
                     for (int i = 0; i < M; i++) {
                         for (int j = 0; j < N; j++) {
-                            double want = j < nbias ? bias[j] : 0.0, mag = fabs(want);
-                            for (int k = 0; k < K; k++) {
-                                want += (double)A[i * (K + PAD) + k] * B[k * (N + PAD) + j];
-                                mag += fabs((double)A[i * (K + PAD) + k] * B[k * (N + PAD) + j]);
-                            }
-                            CHECK_NEAR(C[i * ldc + j], want, 1e-6 * mag + 1e-30);
-                        }
-                        for (int j = N; j < ldc; j++)
-                            assert_true(C[i * ldc + j] == 7.0f);
-                    }
-                    /* C (K x N) += A^T D with A (M rows x K), D (M x N): M plays K here */
-                    for (int i = 0; i < (K + 1) * ldc; i++)
-                        C[i] = 0.5f;
-                    stepgemm_wgrad(K, N, M, A, K + PAD, B, N + PAD, C, ldc);
-                    for (int j = 0; j < ldc; j++) /* the row below C stays */
-                        assert_true(C[K * ldc + j] == 0.5f);
-                    for (int i = 0; i < K; i++) {
-                        for (int j = 0; j < N; j++) {
                             double want = 0.5, mag = 0.5;
-                            for (int k = 0; k < M; k++) {
-                                want += (double)A[k * (K + PAD) + i] * B[k * (N + PAD) + j];
-                                mag += fabs((double)A[k * (K + PAD) + i] * B[k * (N + PAD) + j]);
+                            for (int k = 0; k < K; k++) {
+                                want += (double)A[k * lda + i] * D[k * ldd + j];
+                                mag += fabs((double)A[k * lda + i] * D[k * ldd + j]);
                             }
                             CHECK_NEAR(C[i * ldc + j], want, 1e-6 * mag + 1e-30);
                         }
@@ -387,8 +369,8 @@ static void test_stepgemm_thin(void **state)
                 }
     }
     stepgemm_force_fallback(0);
-    printf("# %ld thin cases checked (kernel and fallback)\n", checked);
-    free(A), free(B), free(bias), free(C);
+    printf("# %ld stepgemm_wgrad cases checked (kernel and fallback)\n", checked);
+    free(A), free(D), free(C);
 }
 
 /* --- BLAS --------------------------------------------------------------- */
@@ -486,7 +468,7 @@ int main(void)
         cmocka_unit_test(test_fastmath_accuracy),
         cmocka_unit_test(test_fastmath_fused_accuracy),
         cmocka_unit_test(test_stepgemm),
-        cmocka_unit_test(test_stepgemm_thin),
+        cmocka_unit_test(test_stepgemm_wgrad),
         cmocka_unit_test(test_blas_single_thread),
         cmocka_unit_test(test_gemm_wrapper),
         cmocka_unit_test(test_blas_concurrent_callers),

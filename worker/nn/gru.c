@@ -68,15 +68,32 @@ FUSED __m256 sigmoid_fused(__m256 x)
     return _mm256_fmadd_ps(half, tanh_fused(_mm256_mul_ps(half, x)), half);
 }
 
-/* One vector of gates_forward with fused multiply-adds: units j..j+7. */
+/* One vector of gates_forward with fused multiply-adds: units j..j+7.
+ * With x (K <= 4 inputs) the input projection b + x W is made here. */
 FUSED void gates_vec_fused(int u, int j, const float *restrict xp,
                            const float *restrict hu, const float *restrict hp,
-                           float *restrict gate, float *restrict h)
+                           float *restrict gate, float *restrict h, int K,
+                           const float *restrict x, const float *restrict W,
+                           const float *restrict b)
 {
-    __m256 g = sigmoid_fused(_mm256_add_ps(_mm256_loadu_ps(xp + j), _mm256_loadu_ps(hu + j)));
-    __m256 s = sigmoid_fused(_mm256_add_ps(_mm256_loadu_ps(xp + u + j), _mm256_loadu_ps(hu + u + j)));
-    __m256 n = tanh_fused(_mm256_fmadd_ps(s, _mm256_loadu_ps(hu + 2 * u + j),
-                                          _mm256_loadu_ps(xp + 2 * u + j)));
+    __m256 xg, xs, xn;
+    if (x) {
+        xg = _mm256_loadu_ps(b + j), xs = _mm256_loadu_ps(b + u + j);
+        xn = _mm256_setzero_ps();
+        for (int k = 0; k < K; k++) {
+            const float *w = W + (size_t)k * 3 * u + j;
+            __m256 xk = _mm256_broadcast_ss(x + k);
+            xg = _mm256_fmadd_ps(xk, _mm256_loadu_ps(w), xg);
+            xs = _mm256_fmadd_ps(xk, _mm256_loadu_ps(w + u), xs);
+            xn = _mm256_fmadd_ps(xk, _mm256_loadu_ps(w + 2 * u), xn);
+        }
+    } else {
+        xg = _mm256_loadu_ps(xp + j), xs = _mm256_loadu_ps(xp + u + j);
+        xn = _mm256_loadu_ps(xp + 2 * u + j);
+    }
+    __m256 g = sigmoid_fused(_mm256_add_ps(xg, _mm256_loadu_ps(hu + j)));
+    __m256 s = sigmoid_fused(_mm256_add_ps(xs, _mm256_loadu_ps(hu + u + j)));
+    __m256 n = tanh_fused(_mm256_fmadd_ps(s, _mm256_loadu_ps(hu + 2 * u + j), xn));
     /* (1 - g) n + g h = n + g (h - n) */
     __m256 hj = _mm256_fmadd_ps(g, _mm256_sub_ps(_mm256_loadu_ps(hp + j), n), n);
     _mm256_storeu_ps(gate + j, g), _mm256_storeu_ps(gate + u + j, s);
@@ -92,22 +109,25 @@ FUSED void gates_vec_fused(int u, int j, const float *restrict xp,
 __attribute__((target("avx2,fma"))) static void
 gates_step_fused(int u, int B, size_t ld, const float *restrict xp,
                  const float *restrict hu, const float *restrict hp,
-                 float *restrict gate, float *restrict h)
+                 float *restrict gate, float *restrict h, int K,
+                 const float *restrict x, size_t ldx, const float *restrict W,
+                 const float *restrict b)
 {
     int i = 0;
     for (; i + 2 <= B; i += 2)
         for (int j0 = 0; j0 < u; j0 += 8) {
             int j = j0 + 8 <= u ? j0 : u - 8;
             gates_vec_fused(u, j, xp + i * ld, hu + i * ld, hp + (size_t)i * u,
-                            gate + i * ld, h + (size_t)i * u);
+                            gate + i * ld, h + (size_t)i * u, K, x ? x + i * ldx : NULL, W, b);
             gates_vec_fused(u, j, xp + (i + 1) * ld, hu + (i + 1) * ld,
                             hp + (size_t)(i + 1) * u, gate + (i + 1) * ld,
-                            h + (size_t)(i + 1) * u);
+                            h + (size_t)(i + 1) * u, K, x ? x + (i + 1) * ldx : NULL, W, b);
         }
     for (; i < B; i++)
         for (int j0 = 0; j0 < u; j0 += 8)
             gates_vec_fused(u, j0 + 8 <= u ? j0 : u - 8, xp + i * ld, hu + i * ld,
-                            hp + (size_t)i * u, gate + i * ld, h + (size_t)i * u);
+                            hp + (size_t)i * u, gate + i * ld, h + (size_t)i * u, K,
+                            x ? x + i * ldx : NULL, W, b);
 }
 #else
 /* off x86-64 the kernel never runs (ub.panels stays NULL): no fused path */
@@ -182,9 +202,17 @@ void gru_forward(const gru_t *l, const float *params, gru_ws_t *ws,
     stepgemm_b_t ub;
     stepgemm_pack(&ub, U, u3, 0, u, u3, ws->packed);
     /* the fused gates go with the kernel: one switch, one set of bits */
-    const int fused = ub.panels != NULL && u >= 8;
+    const int fused = ub.panels != NULL && u >= 8, thin = fused && l->in <= 4;
 
-    stepgemm_input((int)rows, u3, l->in, x, ldx, params + l->w, u3, b, 2 * u, ws->xp, ld);
+    if (!thin) {
+        for (size_t r = 0; r < rows; r++) {
+            float *xp = ws->xp + r * ld;
+            memcpy(xp, b, sizeof(float) * 2 * u);
+            memset(xp + 2 * u, 0, sizeof(float) * u);
+        }
+        nn_gemm(0, 0, (int)rows, u3, l->in, x, ldx, params + l->w, u3, 1.0f,
+                ws->xp, ld);
+    }
     for (int i = 0; i < B; i++) {
         if (h0)
             memcpy(ws->h + (size_t)i * u, h0 + (size_t)i * ldh0,
@@ -200,7 +228,9 @@ void gru_forward(const gru_t *l, const float *params, gru_ws_t *ws,
         float *gate = ws->gate + (size_t)t * B * ld;
         stepgemm_run(B, hp, u, &ub, 0.0f, hu, ld, 1);
         if (fused)
-            gates_step_fused(u, B, (size_t)ld, xp, hu, hp, gate, hn);
+            gates_step_fused(u, B, (size_t)ld, xp, hu, hp, gate, hn, l->in,
+                             thin ? x + (size_t)t * B * ldx : NULL, (size_t)ldx,
+                             params + l->w, b);
         else
             for (int i = 0; i < B; i++)
                 gates_forward(u, xp + (size_t)i * ld, hu + (size_t)i * ld,

@@ -1,7 +1,6 @@
 /* stepgemm.c - the recurrent step's GEMM: packed B, 5x16 FMA tiles. */
 #include "stepgemm.h"
 
-#include <math.h>
 #include <string.h>
 
 #include "ops.h"
@@ -187,65 +186,6 @@ KERNEL static void wgrad_thin_kernel(int M, int N, int K, const float *A,
     }
 }
 
-/* stepgemm_input's kernel (K <= 4): each row written once, starting from
- * the bias; B's K rows stay in L1. The last N % 8 columns in scalar fmaf,
- * a lane's operations. INPUT_BIAS is the vector of [bias | 0] from column
- * jv, loaded masked where the bias ends inside it. */
-#define INPUT_BIAS(jv)                                                         \
-    ((jv) + 8 <= nbias ? _mm256_loadu_ps(bias + (jv))                          \
-     : (jv) >= nbias   ? _mm256_setzero_ps()                                   \
-                       : _mm256_maskload_ps(bias + (jv),                       \
-                                            _mm256_cmpgt_epi32(                \
-                                                _mm256_set1_epi32(nbias - (jv)), lane)))
-
-KERNEL static void input_thin_kernel(int M, int N, int K, const float *A,
-                                     int lda, const float *B, int ldb,
-                                     const float *bias, int nbias, float *C,
-                                     int ldc)
-{
-    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    for (int i = 0; i < M; i++) {
-        const float *a = A + (size_t)i * lda;
-        float *c = C + (size_t)i * ldc;
-        int j = 0;
-        /* four vectors at a time (named, as in tile): four FMA chains in
-         * flight, not one */
-        for (; j + 8 <= N; j += 32) {
-            const int nv = (N - j) / 8 < 4 ? (N - j) / 8 : 4;
-            __m256 c0 = INPUT_BIAS(j), c1 = c0, c2 = c0, c3 = c0;
-            if (nv > 1)
-                c1 = INPUT_BIAS(j + 8);
-            if (nv > 2)
-                c2 = INPUT_BIAS(j + 16);
-            if (nv > 3)
-                c3 = INPUT_BIAS(j + 24);
-            for (int k = 0; k < K; k++) {
-                const __m256 ak = _mm256_broadcast_ss(a + k);
-                const float *bk = B + (size_t)k * ldb + j;
-                c0 = _mm256_fmadd_ps(ak, _mm256_loadu_ps(bk), c0);
-                if (nv > 1)
-                    c1 = _mm256_fmadd_ps(ak, _mm256_loadu_ps(bk + 8), c1);
-                if (nv > 2)
-                    c2 = _mm256_fmadd_ps(ak, _mm256_loadu_ps(bk + 16), c2);
-                if (nv > 3)
-                    c3 = _mm256_fmadd_ps(ak, _mm256_loadu_ps(bk + 24), c3);
-            }
-            _mm256_storeu_ps(c + j, c0);
-            if (nv > 1)
-                _mm256_storeu_ps(c + j + 8, c1);
-            if (nv > 2)
-                _mm256_storeu_ps(c + j + 16, c2);
-            if (nv > 3)
-                _mm256_storeu_ps(c + j + 24, c3);
-        }
-        for (j = N / 8 * 8; j < N; j++) { /* the loop above overshoots j */
-            float acc = j < nbias ? bias[j] : 0.0f;
-            for (int k = 0; k < K; k++)
-                acc = fmaf(a[k], B[(size_t)k * ldb + j], acc);
-            c[j] = acc;
-        }
-    }
-}
 #endif
 
 void stepgemm_run(int M, const float *A, int lda, const stepgemm_b_t *b,
@@ -273,20 +213,3 @@ void stepgemm_wgrad(int M, int N, int K, const float *A, int lda,
     nn_gemm(1, 0, M, N, K, A, lda, D, ldd, 1.0f, C, ldc);
 }
 
-void stepgemm_input(int M, int N, int K, const float *A, int lda,
-                    const float *B, int ldb, const float *bias, int nbias,
-                    float *C, int ldc)
-{
-#ifdef STEPGEMM_X86
-    if (K <= 4 && stepgemm_kernel_active()) {
-        input_thin_kernel(M, N, K, A, lda, B, ldb, bias, nbias, C, ldc);
-        return;
-    }
-#endif
-    for (int i = 0; i < M; i++) {
-        float *c = C + (size_t)i * ldc;
-        memcpy(c, bias, sizeof(float) * nbias);
-        memset(c + nbias, 0, sizeof(float) * (N - nbias));
-    }
-    nn_gemm(0, 0, M, N, K, A, lda, B, ldb, 1.0f, C, ldc);
-}

@@ -1,7 +1,7 @@
 /* stepgemm.h - the GRU's GEMMs that OpenBLAS does poorly: C = A B + beta C
  * for the recurrent step, with B (U or U^T) packed once per pass and reused
- * by every step; and, for a GRU of at most 4 inputs, the input projection
- * and its weight gradient (thin kernels).
+ * by every step; and, for a GRU of at most 4 inputs, the input weights'
+ * gradient (a thin kernel; the gates make that GRU's input projection).
  *
  * OpenBLAS re-packs both operands on every call and zeroes C for beta = 0
  * in a separate sweep; at the step shapes (B rows of 25..500, K and N of
@@ -41,14 +41,6 @@ void stepgemm_run(int M, const float *A, int lda, const stepgemm_b_t *b,
  * sixth of its peak. Wider M goes to OpenBLAS. */
 void stepgemm_wgrad(int M, int N, int K, const float *A, int lda,
                     const float *D, int ldd, float *C, int ldc);
-/* C (M x N at ldc) = [bias | 0] + A B, A (M x K at lda), B (K x N at
- * ldb), bias over the first nbias columns: a GRU's input projection over a
- * batch's M rows. With K <= 4 inputs (benchmark 1's 3 observations), where
- * OpenBLAS reaches a third of its peak, a kernel writes each row once;
- * wider K goes to OpenBLAS. */
-void stepgemm_input(int M, int N, int K, const float *A, int lda,
-                    const float *B, int ldb, const float *bias, int nbias,
-                    float *C, int ldc);
 /* Whether the kernel (not the fallback) runs. stepgemm_force_fallback(1)
  * makes later packs take the fallback, so tests can compare the two. */
 int stepgemm_kernel_active(void);
