@@ -135,9 +135,10 @@ gates_step_fused(int u, int B, size_t ld, const float *restrict xp,
 #endif
 
 /* One row of BPTT: d = dL/dh_t (from above, dy, plus from step t+1, dh).
- * Overwrites xp with dL/d(x W + b) and hu with dL/d(h U) (each [g|s|n]),
- * and dh with the direct part of dL/dh_{t-1} (the U part is added by a
- * GEMM over the whole batch). */
+ * Overwrites hu with dL/d(h U) ([g|s|n]), xp's n part with dL/d(x Wn) (its
+ * g and s parts would equal hu's: not written, the gradients read them
+ * from hu), and dh with the direct part of dL/dh_{t-1} (the U part is
+ * added by a GEMM over the whole batch). */
 static NN_CLONES void gates_backward(int u, const float *restrict dy,
                                      const float *restrict hp,
                                      const float *restrict gate,
@@ -151,7 +152,7 @@ static NN_CLONES void gates_backward(int u, const float *restrict dy,
         float dpg = d * (hp[j] - n) * g * (1.0f - g);
         float dps = dpn * hu[2 * u + j] * s * (1.0f - s);
         dh[j] = d * g;
-        xp[j] = dpg, xp[u + j] = dps, xp[2 * u + j] = dpn;
+        xp[2 * u + j] = dpn;
         hu[j] = dpg, hu[u + j] = dps, hu[2 * u + j] = dpn * s;
     }
 }
@@ -265,13 +266,19 @@ void gru_backward(const gru_t *l, const float *params, float *grads,
     }
     for (int i = 0; dh0 && i < B; i++)
         memcpy(dh0 + (size_t)i * u, ws->dh + (size_t)i * ldh, sizeof(float) * u);
-    nn_colsum(grads + l->b, ws->xp, (int)rows, 2 * u, ld);
-    stepgemm_wgrad(l->in, u3, (int)rows, x, ldx, ws->xp, ld, grads + l->w, u3);
+    /* dL/d(x W + b) is [hu's g|s parts | xp's n part] */
+    nn_colsum(grads + l->b, ws->hu, (int)rows, 2 * u, ld);
+    stepgemm_wgrad(l->in, 2 * u, (int)rows, x, ldx, ws->hu, ld, grads + l->w, u3);
+    stepgemm_wgrad(l->in, u, (int)rows, x, ldx, ws->xp + 2 * u, ld,
+                   grads + l->w + 2 * u, u3);
     nn_gemm(1, 0, u, u3, (int)rows, ws->h, u, ws->hu, ld, 1.0f, grads + l->u,
             u3);
-    if (dx)
-        nn_gemm(0, 1, (int)rows, l->in, u3, ws->xp, ld, params + l->w, u3,
+    if (dx) {
+        nn_gemm(0, 1, (int)rows, l->in, 2 * u, ws->hu, ld, params + l->w, u3,
                 0.0f, dx, l->in);
+        nn_gemm(0, 1, (int)rows, l->in, u, ws->xp + 2 * u, ld,
+                params + l->w + 2 * u, u3, 1.0f, dx, l->in);
+    }
 }
 
 double gru_flops(const gru_t *l, int T, int B, int backward, int want_dx)

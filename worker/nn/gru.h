@@ -21,7 +21,8 @@ typedef struct gru {
 typedef struct gru_ws {
     int ld;      /* row stride of xp, hu and gate: 3u rounded up to 8 */
     float *h;    /* (T+1,B,u): block 0 is the initial state, block t+1 is h_t */
-    float *xp;   /* (T,B,ld): x W + [bg|bs|0]; dL/dpre after backward */
+    float *xp;   /* (T,B,ld): x W + [bg|bs|0]; after backward, its n part
+                    holds dL/d(x Wn) (the g and s parts are hu's) */
     float *hu;   /* (T,B,ld): h_{t-1} U; dL/d(h U) after backward */
     float *gate; /* (T,B,ld): g | s | n */
     float *dh;   /* (B, u rounded up to 8): gradient carried to the previous step */
