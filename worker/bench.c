@@ -83,8 +83,9 @@ static double bench_gemm(const char *what, int M, int N, int K, int ta, int step
     for (size_t i = 0; i < (size_t)K * N; i++)
         g.B[i] = (float)(i % 5) * 0.1f;
     stepgemm_b_t packed;
-    float *panels = calloc(stepgemm_floats(K, N), sizeof(float));
+    float *panels = NULL;
     if (step) {
+        panels = calloc(stepgemm_floats(K, N), sizeof(float));
         stepgemm_pack(&packed, g.B, N, 0, K, N, panels);
         g.step = &packed;
     }

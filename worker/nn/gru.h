@@ -4,8 +4,9 @@
  *   n = tanh(x Wn + s * (h Un))      h' = (1 - g) * n + g * h
  *
  * The three gates share one GEMM: W = [Wg|Ws|Wn] (in,3u) and U = [Ug|Us|Un]
- * (u,3u), so the input projections of all T*B rows are one GEMM and each
- * step costs one (B,u)x(u,3u) product. */
+ * (u,3u), so the input projections of all T*B rows are one GEMM (with at
+ * most 4 inputs, on FMA machines, the gates make them instead) and each
+ * step costs one (B,u)x(u,3u) product (stepgemm.h). */
 #ifndef NMN_GRU_H
 #define NMN_GRU_H
 

@@ -35,8 +35,8 @@ void act_backward(enum nn_act act, float *d, const float *y, size_t n)
     }
 }
 
-NN_CLONES void nn_colsum(float *restrict acc, const float *restrict d, int rows, int n,
-               int ldd)
+NN_CLONES void nn_colsum(float *restrict acc, const float *restrict d,
+                         int rows, int n, int ldd)
 {
     for (int r = 0; r < rows; r++)
         for (int j = 0; j < n; j++)
