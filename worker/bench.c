@@ -384,7 +384,7 @@ int main(int argc, char **argv)
     bench_gemm("b2 GRU(75) input projection, T*B=100000", 100000, 225, 100, 0, 0);
     bench_gemm("b2 GRU(100) weight gradient U^T: h^T dpre", 100, 300, 100000, 1, 0);
     printf("The recurrent steps, OpenBLAS | stepgemm (%s):\n",
-           stepgemm_kernel_active() ? "packed U, FMA tiles" : "no AVX2+FMA here: OpenBLAS again");
+           nn_kernels_active() ? "packed U, FMA tiles" : "no AVX2+FMA here: OpenBLAS again");
     static const struct { const char *what; int B, u; } steps[] = {
         {"b1 GRU(50) step, B=25 (value minibatch)", 25, 50},
         {"b1 GRU(50) step, B=50 (rollout)", 50, 50},

@@ -17,6 +17,7 @@
 #include "../../worker/nn/fastmath.h"
 #include "../../worker/nn/ops.h"
 #include "../../worker/nn/policy.h"
+#include "../../worker/nn/smallgemm.h"
 #include "../../worker/nn/stepgemm.h"
 #include "golden.h"
 
@@ -267,10 +268,10 @@ static void test_stepgemm(void **state)
     float *C = malloc(sizeof(float) * 52 * (150 + PAD)), *C0 = malloc(sizeof(float) * 52 * (150 + PAD));
     float *C1 = malloc(sizeof(float) * (150 + PAD)), *C2 = malloc(sizeof(float) * 52 * (152 + PAD));
     float *mem = malloc(sizeof(float) * stepgemm_floats(150, 150));
-    printf("# stepgemm kernel on this machine: %s\n", stepgemm_kernel_active() ? "yes" : "no (fallback only)");
+    printf("# stepgemm kernel on this machine: %s\n", nn_kernels_active() ? "yes" : "no (fallback only)");
     long checked = 0;
     for (int fallback = 0; fallback < 2; fallback++) {
-        stepgemm_force_fallback(fallback);
+        nn_kernels_force_fallback(fallback);
         for (size_t mi = 0; mi < sizeof Ms / sizeof *Ms; mi++)
             for (size_t ni = 0; ni < sizeof Ns / sizeof *Ns; ni++)
                 for (size_t ki = 0; ki < sizeof Ks / sizeof *Ks; ki++)
@@ -280,7 +281,7 @@ static void test_stepgemm(void **state)
                             int lda = K + PAD, ldc = N + PAD, ldb = (trans ? K : N) + PAD;
                             stepgemm_b_t b;
                             stepgemm_pack(&b, B, ldb, trans, K, N, mem);
-                            assert_true((b.panels != NULL) == (!fallback && stepgemm_kernel_active()));
+                            assert_true((b.panels != NULL) == (!fallback && nn_kernels_active()));
                             for (int i = 0; i < M * ldc; i++)
                                 C[i] = C0[i] = (float)(i % 11) - 5.0f;
                             stepgemm_run(M, A, lda, &b, (float)beta, C, ldc, 0);
@@ -322,35 +323,96 @@ static void test_stepgemm(void **state)
                             checked++;
                         }
     }
-    stepgemm_force_fallback(0);
+    nn_kernels_force_fallback(0);
     printf("# %ld stepgemm cases checked\n", checked);
     free(A), free(B), free(C), free(C0), free(C1), free(C2), free(mem);
 }
 
-/* stepgemm_wgrad (the weight gradient of a GRU with 1..4 inputs) against
- * double loops, on the kernel and the fallback: K rows not a multiple of
- * its 32-row blocks, column tails of every size, strides wider than the
- * matrices, and the row below C untouched. */
-static void test_stepgemm_wgrad(void **state)
+/* smallgemm_run (C = A op(B) + beta C with B a layer's weights) against
+ * double loops, on the kernel and the fallback: row counts around its
+ * 4-row tiles, column counts around its vectors and 24-column panels
+ * (tails of 1..7 go through partial stores), strides wider than the
+ * matrices whose gaps stay untouched, and on the kernel a row's bits
+ * independent of where it sits. */
+static void test_smallgemm_run(void **state)
 {
     (void)state;
-    static const int Ns[] = {1, 7, 8, 9, 16, 17, 100, 150}, Ks[] = {1, 37, 100};
-    enum { PAD = 3, MMAX = 4 };
+    static const int Ms[] = {1, 3, 4, 6, 9}, Ns[] = {1, 2, 3, 4, 7, 8, 9, 20, 24, 25, 50},
+                     Ks[] = {1, 2, 20, 50};
+    enum { PAD = 3 };
     rng_t r;
-    rng_seed(&r, 6, 6);
-    float *A = test_randn(&r, 100 * (MMAX + PAD), 1.0), *D = test_randn(&r, 100 * (150 + PAD), 1.0);
-    float *C = malloc(sizeof(float) * (MMAX + 1) * (150 + PAD));
+    rng_seed(&r, 7, 7);
+    float *A = test_randn(&r, 9 * (50 + PAD), 1.0), *B = test_randn(&r, 50 * (50 + PAD), 1.0);
+    float *C = malloc(sizeof(float) * 10 * (50 + PAD)), *C0 = malloc(sizeof(float) * 10 * (50 + PAD));
+    float *C1 = malloc(sizeof(float) * (50 + PAD));
     long checked = 0;
     for (int fallback = 0; fallback < 2; fallback++) {
-        stepgemm_force_fallback(fallback);
-        for (int M = 1; M <= MMAX; M++)
+        nn_kernels_force_fallback(fallback);
+        for (size_t mi = 0; mi < sizeof Ms / sizeof *Ms; mi++)
+            for (size_t ni = 0; ni < sizeof Ns / sizeof *Ns; ni++)
+                for (size_t ki = 0; ki < sizeof Ks / sizeof *Ks; ki++)
+                    for (int tb = 0; tb < 2; tb++)
+                        for (int beta = 0; beta < 2; beta++) {
+                            int M = Ms[mi], N = Ns[ni], K = Ks[ki];
+                            int lda = K + PAD, ldc = N + PAD, ldb = (tb ? K : N) + PAD;
+                            /* one row more than C: nothing below it is touched */
+                            for (int i = 0; i < (M + 1) * ldc; i++)
+                                C[i] = C0[i] = (float)(i % 11) - 5.0f;
+                            smallgemm_run(tb, M, N, K, A, lda, B, ldb, (float)beta, C, ldc);
+                            for (int i = 0; i < M; i++) {
+                                for (int j = 0; j < N; j++) {
+                                    double want = beta ? C0[i * ldc + j] : 0.0, mag = fabs(want);
+                                    for (int k = 0; k < K; k++) {
+                                        double bk = tb ? B[j * ldb + k] : B[k * ldb + j];
+                                        want += (double)A[i * lda + k] * bk;
+                                        mag += fabs((double)A[i * lda + k] * bk);
+                                    }
+                                    CHECK_NEAR(C[i * ldc + j], want, 1e-5 * mag + 1e-30);
+                                }
+                                for (int j = N; j < ldc; j++)
+                                    assert_true(C[i * ldc + j] == C0[i * ldc + j]);
+                            }
+                            assert_memory_equal(C + M * ldc, C0 + M * ldc, sizeof(float) * ldc);
+                            if (!fallback && nn_kernels_active()) {
+                                memcpy(C1, C0 + (size_t)(M - 1) * ldc, sizeof(float) * ldc);
+                                smallgemm_run(tb, 1, N, K, A + (size_t)(M - 1) * lda, lda, B, ldb,
+                                              (float)beta, C1, ldc);
+                                assert_memory_equal(C1, C + (size_t)(M - 1) * ldc, sizeof(float) * N);
+                            }
+                            checked++;
+                        }
+    }
+    nn_kernels_force_fallback(0);
+    printf("# %ld smallgemm_run cases checked (kernel and fallback)\n", checked);
+    free(A), free(B), free(C), free(C0), free(C1);
+}
+
+/* smallgemm_wgrad (C += A^T D over a batch's rows) against double loops,
+ * on the kernel and the fallback: C's rows around its 4-row tiles, column
+ * tails of every size and past a 24-column panel, K rows not a multiple
+ * of its row blocks, strides wider than the matrices, and the row below C
+ * untouched. */
+static void test_smallgemm_wgrad(void **state)
+{
+    (void)state;
+    static const int Ms[] = {1, 2, 3, 4, 5, 9, 50}, Ns[] = {1, 7, 8, 9, 16, 17, 24, 25, 150},
+                     Ks[] = {1, 37, 300};
+    enum { PAD = 3, MMAX = 50, NMAX = 150, KMAX = 300 };
+    rng_t r;
+    rng_seed(&r, 6, 6);
+    float *A = test_randn(&r, KMAX * (MMAX + PAD), 1.0), *D = test_randn(&r, KMAX * (NMAX + PAD), 1.0);
+    float *C = malloc(sizeof(float) * (MMAX + 1) * (NMAX + PAD));
+    long checked = 0;
+    for (int fallback = 0; fallback < 2; fallback++) {
+        nn_kernels_force_fallback(fallback);
+        for (size_t mi = 0; mi < sizeof Ms / sizeof *Ms; mi++)
             for (size_t ni = 0; ni < sizeof Ns / sizeof *Ns; ni++)
                 for (size_t ki = 0; ki < sizeof Ks / sizeof *Ks; ki++) {
                     /* C (M x N) += A^T D with A (K x M), D (K x N) */
-                    int N = Ns[ni], K = Ks[ki], ldc = N + PAD, lda = M + PAD, ldd = N + PAD;
+                    int M = Ms[mi], N = Ns[ni], K = Ks[ki], ldc = N + PAD, lda = M + PAD, ldd = N + PAD;
                     for (int i = 0; i < (M + 1) * ldc; i++)
                         C[i] = 0.5f;
-                    stepgemm_wgrad(M, N, K, A, lda, D, ldd, C, ldc);
+                    smallgemm_wgrad(M, N, K, A, lda, D, ldd, C, ldc);
                     for (int j = 0; j < ldc; j++) /* the row below C stays */
                         assert_true(C[M * ldc + j] == 0.5f);
                     for (int i = 0; i < M; i++) {
@@ -368,12 +430,10 @@ static void test_stepgemm_wgrad(void **state)
                     checked++;
                 }
     }
-    stepgemm_force_fallback(0);
-    printf("# %ld stepgemm_wgrad cases checked (kernel and fallback)\n", checked);
+    nn_kernels_force_fallback(0);
+    printf("# %ld smallgemm_wgrad cases checked (kernel and fallback)\n", checked);
     free(A), free(D), free(C);
 }
-
-/* --- BLAS --------------------------------------------------------------- */
 
 static void test_blas_single_thread(void **state)
 {
@@ -468,7 +528,8 @@ int main(void)
         cmocka_unit_test(test_fastmath_accuracy),
         cmocka_unit_test(test_fastmath_fused_accuracy),
         cmocka_unit_test(test_stepgemm),
-        cmocka_unit_test(test_stepgemm_wgrad),
+        cmocka_unit_test(test_smallgemm_run),
+        cmocka_unit_test(test_smallgemm_wgrad),
         cmocka_unit_test(test_blas_single_thread),
         cmocka_unit_test(test_gemm_wrapper),
         cmocka_unit_test(test_blas_concurrent_callers),

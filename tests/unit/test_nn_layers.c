@@ -417,8 +417,8 @@ static void test_gru_gates_bitwise(void **state)
     gru_ws_t ws;
     gru_ws_carve(&l, &ws, mem, T, B);
     for (int fallback = 0; fallback < 2; fallback++) {
-        stepgemm_force_fallback(fallback);
-        int fused = stepgemm_kernel_active();
+        nn_kernels_force_fallback(fallback);
+        int fused = nn_kernels_active();
         gru_forward(&l, p, &ws, x, in, NULL, u, T, B);
         size_t mismatches = 0;
         for (int row = 0; row < T * B; row++) {
@@ -453,7 +453,7 @@ static void test_gru_gates_bitwise(void **state)
                fused ? "fused" : "plain", mismatches, T * B * u);
         assert_int_equal(mismatches, 0);
     }
-    stepgemm_force_fallback(0);
+    nn_kernels_force_fallback(0);
     free(p), free(x), free(mem);
 }
 

@@ -3,14 +3,16 @@
 
 #include <string.h>
 
+#include "smallgemm.h"
+
 void dense_forward(const dense_t *l, const float *params, float *y,
                    const float *x, int ldx, int N)
 {
     const float *b = params + l->b;
     for (int r = 0; r < N; r++)
         memcpy(y + (size_t)r * l->out, b, sizeof(float) * l->out);
-    nn_gemm(0, 0, N, l->out, l->in, x, ldx, params + l->w, l->out, 1.0f, y,
-            l->out);
+    smallgemm_run(0, N, l->out, l->in, x, ldx, params + l->w, l->out, 1.0f, y,
+                  l->out);
     act_forward(l->act, y, (size_t)N * l->out);
 }
 
@@ -20,11 +22,10 @@ void dense_backward(const dense_t *l, const float *params, float *grads,
 {
     act_backward(l->act, dy, y, (size_t)N * l->out);
     nn_colsum(grads + l->b, dy, N, l->out, l->out);
-    nn_gemm(1, 0, l->in, l->out, N, x, ldx, dy, l->out, 1.0f, grads + l->w,
-            l->out);
+    smallgemm_wgrad(l->in, l->out, N, x, ldx, dy, l->out, grads + l->w, l->out);
     if (dx)
-        nn_gemm(0, 1, N, l->in, l->out, dy, l->out, params + l->w, l->out,
-                0.0f, dx, l->in);
+        smallgemm_run(1, N, l->in, l->out, dy, l->out, params + l->w, l->out,
+                      0.0f, dx, l->in);
 }
 
 double dense_flops(const dense_t *l, int N, int backward, int want_dx)

@@ -1,6 +1,8 @@
 /* nmdense.c - neuromodulated dense layer forward and backward. */
 #include "nmdense.h"
 
+#include "smallgemm.h"
+
 size_t nmdense_ws_floats(const nmdense_t *l, int N)
 {
     return (size_t)N * l->out * 4;
@@ -22,9 +24,9 @@ void nmdense_forward(const nmdense_t *l, const float *params,
 {
     const int o = l->out;
     const float *b = params + l->b;
-    nn_gemm(0, 0, N, o, l->in, x, ldx, params + l->w, o, 0.0f, ws->xw, o);
-    nn_gemm(0, 0, N, 2 * o, l->k, z + l->zoff, ldz, params + l->m, 2 * o,
-            0.0f, ws->zm, 2 * o);
+    smallgemm_run(0, N, o, l->in, x, ldx, params + l->w, o, 0.0f, ws->xw, o);
+    smallgemm_run(0, N, 2 * o, l->k, z + l->zoff, ldz, params + l->m, 2 * o,
+                  0.0f, ws->zm, 2 * o);
     for (int r = 0; r < N; r++) {
         const float *xw = ws->xw + (size_t)r * o, *zm = ws->zm + (size_t)r * 2 * o;
         float *y = ws->y + (size_t)r * o;
@@ -51,15 +53,15 @@ void nmdense_backward(const nmdense_t *l, const float *params, float *grads,
             xw[j] = dxw;
         }
     }
-    nn_gemm(1, 0, l->in, o, N, x, ldx, ws->xw, o, 1.0f, grads + l->w, o);
-    nn_gemm(1, 0, l->k, 2 * o, N, z + l->zoff, ldz, ws->zm, 2 * o, 1.0f,
-            grads + l->m, 2 * o);
+    smallgemm_wgrad(l->in, o, N, x, ldx, ws->xw, o, grads + l->w, o);
+    smallgemm_wgrad(l->k, 2 * o, N, z + l->zoff, ldz, ws->zm, 2 * o,
+                    grads + l->m, 2 * o);
     if (dx)
-        nn_gemm(0, 1, N, l->in, o, ws->xw, o, params + l->w, o, 0.0f, dx,
-                l->in);
+        smallgemm_run(1, N, l->in, o, ws->xw, o, params + l->w, o, 0.0f, dx,
+                      l->in);
     if (dz)
-        nn_gemm(0, 1, N, l->k, 2 * o, ws->zm, 2 * o, params + l->m, 2 * o,
-                1.0f, dz + l->zoff, ldz);
+        smallgemm_run(1, N, l->k, 2 * o, ws->zm, 2 * o, params + l->m, 2 * o,
+                      1.0f, dz + l->zoff, ldz);
 }
 
 double nmdense_flops(const nmdense_t *l, int N, int backward, int want_dx)

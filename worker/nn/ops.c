@@ -43,6 +43,23 @@ NN_CLONES void nn_colsum(float *restrict acc, const float *restrict d,
             acc[j] += d[(size_t)r * ldd + j];
 }
 
+static int force_fallback;
+
+void nn_kernels_force_fallback(int on)
+{
+    force_fallback = on;
+}
+
+int nn_kernels_active(void)
+{
+#if defined(__x86_64__) && defined(__GNUC__)
+    return !force_fallback && __builtin_cpu_supports("avx2") &&
+           __builtin_cpu_supports("fma");
+#else
+    return 0;
+#endif
+}
+
 int nn_blas_single_thread(void)
 {
     openblas_set_num_threads(1);

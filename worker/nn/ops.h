@@ -34,5 +34,10 @@ void nn_colsum(float *restrict acc, const float *restrict d, int rows, int n,
  * start-up, before any job thread exists. Returns the thread count OpenBLAS
  * reports afterwards (1). */
 int nn_blas_single_thread(void);
+/* Whether our FMA kernels (stepgemm, smallgemm, the GRU's fused gates)
+ * run: AVX2+FMA at run time, unless nn_kernels_force_fallback(1) asked for
+ * OpenBLAS and the plain gates, so tests can compare the two paths. */
+int nn_kernels_active(void);
+void nn_kernels_force_fallback(int on);
 
 #endif

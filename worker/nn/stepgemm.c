@@ -12,23 +12,6 @@
 
 enum { ROWS = 5, PANEL = 16 };
 
-static int force_fallback;
-
-void stepgemm_force_fallback(int on)
-{
-    force_fallback = on;
-}
-
-int stepgemm_kernel_active(void)
-{
-#ifdef STEPGEMM_X86
-    return !force_fallback && __builtin_cpu_supports("avx2") &&
-           __builtin_cpu_supports("fma");
-#else
-    return 0;
-#endif
-}
-
 /* Panels are 16 columns wide; the last one is 8 wide when 8 or fewer
  * columns remain, so N = 150 or 50 computes 152 or 56 columns, not 160
  * or 64. Panel j0 starts at j0 * K either way. */
@@ -46,7 +29,7 @@ void stepgemm_pack(stepgemm_b_t *out, const float *B, int ld, int trans,
                    int K, int N, float *mem)
 {
     *out = (stepgemm_b_t){B, ld, trans, K, N, NULL};
-    if (!stepgemm_kernel_active())
+    if (!nn_kernels_active())
         return;
     out->panels = mem;
     for (int j0 = 0; j0 < N; j0 += PANEL) {
@@ -142,50 +125,6 @@ static void run_kernel(int M, const float *A, int lda, const stepgemm_b_t *b,
     }
 }
 
-/* stepgemm_wgrad's kernel. D streams through once, in blocks of 32
- * rows that stay in L1 while stripes of 16 columns of C (M <= 4 rows, in
- * named accumulators as in tile) sweep them; a last stripe narrower than
- * 16 loads masked, so no read leaves D's rows. */
-enum { THIN_K = 32 };
-
-#define THIN_FMA(i)                                                            \
-    if (M > (i)) {                                                             \
-        __m256 ai = _mm256_broadcast_ss(a + (i));                              \
-        c##i##0 = _mm256_fmadd_ps(ai, d0, c##i##0);                            \
-        c##i##1 = _mm256_fmadd_ps(ai, d1, c##i##1);                            \
-    }
-#define THIN_ADD(i)                                                            \
-    if (M > (i)) {                                                             \
-        _mm256_storeu_ps(sum, c##i##0), _mm256_storeu_ps(sum + 8, c##i##1);    \
-        for (int j = 0; j < cols; j++)                                         \
-            C[(size_t)(i) * ldc + j0 + j] += sum[j];                           \
-    }
-
-KERNEL static void wgrad_thin_kernel(int M, int N, int K, const float *A,
-                                     int lda, const float *D, int ldd,
-                                     float *C, int ldc)
-{
-    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    for (int k0 = 0; k0 < K; k0 += THIN_K) {
-        const int kb = K - k0 < THIN_K ? K - k0 : THIN_K;
-        for (int j0 = 0; j0 < N; j0 += 16) {
-            const int cols = N - j0 < 16 ? N - j0 : 16;
-            const __m256i m0 = _mm256_cmpgt_epi32(_mm256_set1_epi32(cols), lane);
-            const __m256i m1 = _mm256_cmpgt_epi32(_mm256_set1_epi32(cols - 8), lane);
-            __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00;
-            __m256 c20 = c00, c21 = c00, c30 = c00, c31 = c00;
-            const float *a = A + (size_t)k0 * lda, *d = D + (size_t)k0 * ldd + j0;
-            for (int k = 0; k < kb; k++, a += lda, d += ldd) {
-                __m256 d0 = cols == 16 ? _mm256_loadu_ps(d) : _mm256_maskload_ps(d, m0);
-                __m256 d1 = cols == 16 ? _mm256_loadu_ps(d + 8) : _mm256_maskload_ps(d + 8, m1);
-                THIN_FMA(0) THIN_FMA(1) THIN_FMA(2) THIN_FMA(3)
-            }
-            float sum[16];
-            THIN_ADD(0) THIN_ADD(1) THIN_ADD(2) THIN_ADD(3)
-        }
-    }
-}
-
 #endif
 
 void stepgemm_run(int M, const float *A, int lda, const stepgemm_b_t *b,
@@ -200,16 +139,3 @@ void stepgemm_run(int M, const float *A, int lda, const stepgemm_b_t *b,
 #endif
     nn_gemm(0, b->trans, M, b->N, b->K, A, lda, b->src, b->ld, beta, C, ldc);
 }
-
-void stepgemm_wgrad(int M, int N, int K, const float *A, int lda,
-                    const float *D, int ldd, float *C, int ldc)
-{
-#ifdef STEPGEMM_X86
-    if (M <= 4 && stepgemm_kernel_active()) {
-        wgrad_thin_kernel(M, N, K, A, lda, D, ldd, C, ldc);
-        return;
-    }
-#endif
-    nn_gemm(1, 0, M, N, K, A, lda, D, ldd, 1.0f, C, ldc);
-}
-

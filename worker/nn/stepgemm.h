@@ -1,13 +1,12 @@
 /* stepgemm.h - the GRU's GEMMs that OpenBLAS does poorly: C = A B + beta C
  * for the recurrent step, with B (U or U^T) packed once per pass and reused
- * by every step; and, for a GRU of at most 4 inputs, the input weights'
- * gradient (a thin kernel; the gates make that GRU's input projection).
+ * by every step.
  *
  * OpenBLAS re-packs both operands on every call and zeroes C for beta = 0
  * in a separate sweep; at the step shapes (B rows of 25..500, K and N of
  * 50..300) that overhead is a third of the call. This kernel keeps B packed
  * in 16-column panels and accumulates 5 rows x 16 columns in registers with
- * FMA. On CPUs without AVX2+FMA (or when a test asks) it falls back to
+ * FMA. On CPUs without AVX2+FMA (nn_kernels_active) it falls back to
  * OpenBLAS on the unpacked matrix. Results are deterministic per machine;
  * they differ from OpenBLAS's in the last bits (another summation). */
 #ifndef NMN_STEPGEMM_H
@@ -35,15 +34,4 @@ void stepgemm_pack(stepgemm_b_t *out, const float *B, int ld, int trans,
  * scratch tile. */
 void stepgemm_run(int M, const float *A, int lda, const stepgemm_b_t *b,
                   float beta, float *C, int ldc, int padded);
-/* C (M x N at ldc) += A^T D, A (K x M at lda), D (K x N at ldd): the
- * weight gradient of a layer with M <= 4 inputs (the GRU on benchmark 1's
- * 3 observations) over the K rows of a batch, where OpenBLAS reaches a
- * sixth of its peak. Wider M goes to OpenBLAS. */
-void stepgemm_wgrad(int M, int N, int K, const float *A, int lda,
-                    const float *D, int ldd, float *C, int ldc);
-/* Whether the kernel (not the fallback) runs. stepgemm_force_fallback(1)
- * makes later packs take the fallback, so tests can compare the two. */
-int stepgemm_kernel_active(void);
-void stepgemm_force_fallback(int on);
-
 #endif

@@ -1,0 +1,28 @@
+/* smallgemm.h - the layers' GEMMs with a short side, where OpenBLAS's
+ * packing and its separate beta = 0 sweep cost as much as the arithmetic:
+ *
+ *   smallgemm_run:   C = A op(B) + beta C with B small (a layer's weights:
+ *                    forward x W, backward dy W^T), M the batch's rows;
+ *   smallgemm_wgrad: C += A^T D over the batch's rows (a weight gradient).
+ *
+ * Both accumulate tiles of 4 rows x 24 columns with FMA, the last vector
+ * of a row masked, so no read or write leaves the matrices. Each element
+ * is one chain of fmas in k order, so a row's bits do not depend on where
+ * it sits. On CPUs without AVX2+FMA (nn_kernels_active) they fall
+ * back to OpenBLAS, which gives other last bits. */
+#ifndef NMN_SMALLGEMM_H
+#define NMN_SMALLGEMM_H
+
+/* The largest B (K x N, N rounded up to 8) smallgemm_run packs on its
+ * stack; a larger one goes to OpenBLAS. */
+#define SMALLGEMM_BMAX 4096
+
+/* C (M x N at ldc) = A (M x K at lda) op(B) + beta C, beta 0 or 1 (others
+ * go to OpenBLAS); op(B) = B (K x N at ldb), or with tb B^T (B N x K). */
+void smallgemm_run(int tb, int M, int N, int K, const float *A, int lda,
+                   const float *B, int ldb, float beta, float *C, int ldc);
+/* C (M x N at ldc) += A^T D, A (K x M at lda), D (K x N at ldd). */
+void smallgemm_wgrad(int M, int N, int K, const float *A, int lda,
+                     const float *D, int ldd, float *C, int ldc);
+
+#endif
