@@ -21,6 +21,7 @@
 #include "nn/net.h"
 #include "ppo/trainer.h"
 #include "nn/ops.h"
+#include "nn/smallgemm.h"
 #include "nn/stepgemm.h"
 
 static double now(void)
@@ -53,28 +54,38 @@ static double time_median(void (*fn)(void *), void *ctx, double budget)
     return t[n / 2];
 }
 
+enum gemm_impl { ON_OPENBLAS, ON_STEPGEMM, ON_SMALLGEMM };
+
 typedef struct gemm_case {
     const char *what;
     int M, N, K, ta;
+    enum gemm_impl impl;
     float *A, *B, *C;
-    stepgemm_b_t *step; /* run stepgemm on these panels instead of OpenBLAS */
+    stepgemm_b_t *step; /* stepgemm's panels */
 } gemm_case_t;
 
+/* A weight gradient (ta) accumulates, as the layers' do. */
 static void run_gemm(void *v)
 {
     gemm_case_t *g = v;
-    if (g->step)
-        stepgemm_run(g->M, g->A, g->K, g->step, 0.0f, g->C, g->N, 0);
+    const int lda = g->ta ? g->M : g->K;
+    const float beta = g->ta ? 1.0f : 0.0f;
+    if (g->impl == ON_STEPGEMM)
+        stepgemm_run(g->M, g->A, lda, g->step, beta, g->C, g->N, 0);
+    else if (g->impl == ON_SMALLGEMM && g->ta)
+        smallgemm_wgrad(g->M, g->N, g->K, g->A, lda, g->B, g->N, g->C, g->N);
+    else if (g->impl == ON_SMALLGEMM)
+        smallgemm_run(0, g->M, g->N, g->K, g->A, lda, g->B, g->N, beta, g->C, g->N);
     else
-        nn_gemm(g->ta, 0, g->M, g->N, g->K, g->A, g->ta ? g->M : g->K, g->B, g->N,
-                0.0f, g->C, g->N);
+        nn_gemm(g->ta, 0, g->M, g->N, g->K, g->A, lda, g->B, g->N, beta, g->C, g->N);
 }
 
-/* The GEMM C = op(A) B at one shape, on OpenBLAS or (step) on stepgemm with
- * B packed beforehand, as a recurrent pass packs U once for all its steps. */
-static double bench_gemm(const char *what, int M, int N, int K, int ta, int step)
+/* The GEMM C = op(A) B at one shape, on OpenBLAS, on stepgemm with B packed
+ * beforehand (as a recurrent pass packs U once for all its steps), or on
+ * smallgemm. */
+static double bench_gemm(const char *what, int M, int N, int K, int ta, enum gemm_impl impl)
 {
-    gemm_case_t g = {what, M, N, K, ta, NULL, NULL, NULL, NULL};
+    gemm_case_t g = {what, M, N, K, ta, impl, NULL, NULL, NULL, NULL};
     g.A = calloc((size_t)M * K, sizeof(float));
     g.B = calloc((size_t)K * N, sizeof(float));
     g.C = calloc((size_t)M * N, sizeof(float));
@@ -84,7 +95,7 @@ static double bench_gemm(const char *what, int M, int N, int K, int ta, int step
         g.B[i] = (float)(i % 5) * 0.1f;
     stepgemm_b_t packed;
     float *panels = NULL;
-    if (step) {
+    if (impl == ON_STEPGEMM) {
         panels = calloc(stepgemm_floats(K, N), sizeof(float));
         stepgemm_pack(&packed, g.B, N, 0, K, N, panels);
         g.step = &packed;
@@ -271,12 +282,21 @@ static void bench_store(void)
     snprintf(f, sizeof f, "%s-shm", path), unlink(f);
 }
 
-/* One PPO iteration in steady state, with the replay buffer full: after a
+static int cmp_iter_s(const void *a, const void *b)
+{
+    const ppo_iter_t *x = a, *y = b;
+    double sx = x->rollout_ms + x->update_ms, sy = y->rollout_ms + y->update_ms;
+    return (sx > sy) - (sx < sy);
+}
+
+/* PPO iterations in steady state, with the replay buffer full: after a
  * first real iteration, its slot is copied into the buffer's next ones
  * (real data: zeros would not do, see the notes on exploding BPTT
- * gradients), so the timed iteration's value update does the work of every
- * later iteration. */
-static void bench_ppo(int bench, enum nn_arch arch, double peak)
+ * gradients), so every timed iteration's value update does the work of
+ * every later iteration. Prints the median of `timed` iterations (this
+ * machine's neighbours make single ones vary by up to 20%) and their
+ * range. */
+static void bench_ppo(int bench, enum nn_arch arch, double peak, int timed)
 {
     job_config_t c;
     config_defaults(&c);
@@ -288,10 +308,10 @@ static void bench_ppo(int bench, enum nn_arch arch, double peak)
         exit(2);
     }
     ppo_episode_t *eps = calloc((size_t)t.B, sizeof *eps);
-    ppo_iter_t it;
+    ppo_iter_t *its = calloc((size_t)timed, sizeof *its), it;
     size_t so = (size_t)t.cut * t.B * t.od, sr = (size_t)t.cut * t.B;
-    for (int round = 0; round < 2; round++) {
-        if (trainer_iterate(&t, eps, &it, err, sizeof err)) {
+    for (int round = 0; round <= timed; round++) {
+        if (trainer_iterate(&t, eps, round ? &its[round - 1] : &it, err, sizeof err)) {
             fprintf(stderr, "nmn-bench: %s\n", err);
             exit(2);
         }
@@ -301,6 +321,8 @@ static void bench_ppo(int bench, enum nn_arch arch, double peak)
             t.rb_count = k + 1, t.rb_head = k + 1;
         }
     }
+    qsort(its, (size_t)timed, sizeof *its, cmp_iter_s);
+    it = its[timed / 2];
     /* GEMM FLOPs of the update phase, counted from the layer shapes */
     const int rows_b = t.B * t.nchunk, steps = c.policy_steps;
     double af = net_flops(&t.actor, t.chunk, rows_b, 0), ab = net_flops(&t.actor, t.chunk, rows_b, 1);
@@ -314,8 +336,12 @@ static void bench_ppo(int bench, enum nn_arch arch, double peak)
            "iteration %6.2f s | end-to-end %6.0f env-steps/s | update %5.1f GFLOP/s = %3.0f%% of SGEMM\n",
            t.bench->name, net_arch_name(arch), env_steps / (it.rollout_ms / 1e3), it.policy_ms / 1e3,
            it.value_ms / 1e3, iter_s, env_steps / iter_s, gf, 100 * gf / peak);
+    if (timed > 1)
+        printf("  %-14s median of %d iterations, which took %.2f to %.2f s\n", "", timed,
+               (its[0].rollout_ms + its[0].update_ms) / 1e3,
+               (its[timed - 1].rollout_ms + its[timed - 1].update_ms) / 1e3);
     fflush(stdout);
-    free(eps);
+    free(eps), free(its);
     trainer_free(&t);
 }
 
@@ -380,9 +406,9 @@ int main(int argc, char **argv)
     nn_blas_single_thread();
     printf("nmn-bench: one thread (OpenBLAS %s)\n\n", openblas_get_config());
     printf("SGEMM, single thread:\n");
-    double peak = bench_gemm("square (the machine's peak)", 1024, 1024, 1024, 0, 0);
-    bench_gemm("b2 GRU(75) input projection, T*B=100000", 100000, 225, 100, 0, 0);
-    bench_gemm("b2 GRU(100) weight gradient U^T: h^T dpre", 100, 300, 100000, 1, 0);
+    double peak = bench_gemm("square (the machine's peak)", 1024, 1024, 1024, 0, ON_OPENBLAS);
+    bench_gemm("b2 GRU(75) input projection, T*B=100000", 100000, 225, 100, 0, ON_OPENBLAS);
+    bench_gemm("b2 GRU(100) weight gradient U^T: h^T dpre", 100, 300, 100000, 1, ON_OPENBLAS);
     printf("The recurrent steps, OpenBLAS | stepgemm (%s):\n",
            nn_kernels_active() ? "packed U, FMA tiles" : "no AVX2+FMA here: OpenBLAS again");
     static const struct { const char *what; int B, u; } steps[] = {
@@ -393,9 +419,26 @@ int main(int argc, char **argv)
     };
     for (size_t i = 0; i < sizeof steps / sizeof *steps; i++) {
         int B = steps[i].B, u = steps[i].u;
-        double blas = bench_gemm(steps[i].what, B, 3 * u, u, 0, 0);
-        double own = bench_gemm("  the same on stepgemm", B, 3 * u, u, 0, 1);
+        double blas = bench_gemm(steps[i].what, B, 3 * u, u, 0, ON_OPENBLAS);
+        double own = bench_gemm("  the same on stepgemm", B, 3 * u, u, 0, ON_STEPGEMM);
         printf("  %-44s %.2fx\n", "  stepgemm / OpenBLAS", own / blas);
+    }
+    printf("The layers' GEMMs over a 25-chunk batch (5000 rows), OpenBLAS | smallgemm:\n");
+    static const struct { const char *what; int M, N, K, ta; } layers[] = {
+        {"b1 dense 50->20 forward: h W", 5000, 20, 50, 0},
+        {"b1 dense 50->20 backward: dy W^T", 5000, 50, 20, 0},
+        {"b1 dense 50->20 weight gradient: h^T dy", 50, 20, 5000, 1},
+        {"b1 z 20->20 forward: x W", 5000, 20, 20, 0},
+        {"b1 nm head forward: z M (4 columns)", 5000, 4, 20, 0},
+        {"b1 GRU(50) weight gradient: h^T dpre", 50, 150, 5000, 1},
+        {"b2 dense 75->45 forward: h W", 5000, 45, 75, 0},
+        {"b2 dense 75->45 weight gradient: h^T dy", 75, 45, 5000, 1},
+    };
+    for (size_t i = 0; i < sizeof layers / sizeof *layers; i++) {
+        const int M = layers[i].M, N = layers[i].N, K = layers[i].K, ta = layers[i].ta;
+        double blas = bench_gemm(layers[i].what, M, N, K, ta, ON_OPENBLAS);
+        double own = bench_gemm("  the same on smallgemm", M, N, K, ta, ON_SMALLGEMM);
+        printf("  %-44s %.2fx\n", "  smallgemm / OpenBLAS", own / blas);
     }
     printf("\nBenchmarks (pure environment, observations written every step):\n");
     for (int bench = 1; bench <= 3; bench++)
@@ -412,9 +455,9 @@ int main(int argc, char **argv)
         }
     }
     printf("\nPPO iterations (defaults: 50 episodes, 20 policy steps, 10 value epochs over 3 "
-           "iterations of replay), one thread:\n");
+           "iterations of replay), one thread; benchmark 1 the median of 5:\n");
     for (int bench = 1; bench <= 3; bench++)
         for (int arch = 0; arch < 2; arch++)
-            bench_ppo(bench, arch, peak);
+            bench_ppo(bench, arch, peak, bench == 1 ? 5 : 1);
     return 0;
 }

@@ -153,9 +153,10 @@ static void run_kernel(int tb, int M, int N, int K, const float *A, int lda,
     }
 }
 
-/* D streams through once, in blocks of rows that stay in L1 while
- * the tiles of C sweep them, each starting from C's running value. */
-enum { WGRAD_FLOATS = 8192 };
+/* D streams through once, in blocks of rows (with A's, about 64 KB:
+ * faster than 32 or 128 KB on Zen 3) that stay in cache while the tiles of
+ * C sweep them, each tile starting from C's running value. */
+enum { WGRAD_FLOATS = 16384 };
 static void wgrad_kernel(int M, int N, int K, const float *A, int lda,
                          const float *D, int ldd, float *C, int ldc)
 {
@@ -193,7 +194,7 @@ void smallgemm_wgrad(int M, int N, int K, const float *A, int lda,
                      const float *D, int ldd, float *C, int ldc)
 {
 #ifdef SMALLGEMM_X86
-    if (nn_kernels_active()) {
+    if ((size_t)M * (size_t)N <= SMALLGEMM_WGRAD_CMAX && nn_kernels_active()) {
         wgrad_kernel(M, N, K, A, lda, D, ldd, C, ldc);
         return;
     }

@@ -21,6 +21,11 @@
  * go to OpenBLAS); op(B) = B (K x N at ldb), or with tb B^T (B N x K). */
 void smallgemm_run(int tb, int M, int N, int K, const float *A, int lda,
                    const float *B, int ldb, float beta, float *C, int ldc);
+/* The largest C (M N floats) smallgemm_wgrad computes itself: beyond it
+ * (benchmark 2's GRU weight gradients, 100 x 300) OpenBLAS's packed panels
+ * are faster (measured in `make bench`). */
+#define SMALLGEMM_WGRAD_CMAX 8192
+
 /* C (M x N at ldc) += A^T D, A (K x M at lda), D (K x N at ldd). */
 void smallgemm_wgrad(int M, int N, int K, const float *A, int lda,
                      const float *D, int ldd, float *C, int ldc);
