@@ -387,6 +387,47 @@ static void test_smallgemm_run(void **state)
     free(A), free(B), free(C), free(C0), free(C1);
 }
 
+/* smallgemm_dense (a dense layer's act(x W + b) in one pass): the same bits
+ * as bias rows, smallgemm_run with beta 1 and act_forward, on the kernel
+ * and on the fallback, for each activation, with NaN and values around the
+ * kinks among the sums (relu gives 0 for NaN, satrelu keeps it). */
+static void test_smallgemm_dense(void **state)
+{
+    (void)state;
+    static const int Ms[] = {1, 5, 9}, Ns[] = {1, 3, 8, 20, 25, 50}, Ks[] = {1, 20, 50};
+    rng_t r;
+    rng_seed(&r, 8, 8);
+    float *A = test_randn(&r, 9 * 50, 1.0), *W = test_randn(&r, 50 * 50, 1.0);
+    float *bias = test_randn(&r, 50, 1.0);
+    float *C = malloc(sizeof(float) * 9 * 50), *want = malloc(sizeof(float) * 9 * 50);
+    A[4 * 50 + 0] = NAN; /* row 4: NaN in every sum */
+    bias[2] = -1.0f, bias[3] = 1.0f, bias[4] = 0.0f; /* the kinks, with K = 1 and A = 0 */
+    A[1 * 50 + 0] = 0.0f;
+    long checked = 0;
+    for (int fallback = 0; fallback < 2; fallback++) {
+        nn_kernels_force_fallback(fallback);
+        for (int act = ACT_LINEAR; act <= ACT_SATRELU; act++)
+            for (size_t mi = 0; mi < sizeof Ms / sizeof *Ms; mi++)
+                for (size_t ni = 0; ni < sizeof Ns / sizeof *Ns; ni++)
+                    for (size_t ki = 0; ki < sizeof Ks / sizeof *Ks; ki++) {
+                        int M = Ms[mi], N = Ns[ni], K = Ks[ki];
+                        for (int i = 0; i < M; i++)
+                            memcpy(want + i * N, bias, sizeof(float) * N);
+                        smallgemm_run(0, M, N, K, A, 50, W, N, 1.0f, want, N);
+                        act_forward((enum nn_act)act, want, (size_t)M * N);
+                        smallgemm_dense(M, N, K, A, 50, W, bias, (enum nn_act)act, C);
+                        assert_memory_equal(C, want, sizeof(float) * M * N);
+                        for (int i = 0; i < M * N && M > 4; i++) /* row 4 is NaN or 0 */
+                            if (i / N == 4)
+                                assert_true(act == ACT_RELU ? C[i] == 0.0f : isnan(C[i]));
+                        checked++;
+                    }
+    }
+    nn_kernels_force_fallback(0);
+    printf("# %ld smallgemm_dense cases checked (kernel and fallback)\n", checked);
+    free(A), free(W), free(bias), free(C), free(want);
+}
+
 /* smallgemm_wgrad (C += A^T D over a batch's rows) against double loops,
  * on the kernel and the fallback: C's rows around its 4-row tiles, column
  * tails of every size and past a 24-column panel, K rows not a multiple
@@ -529,6 +570,7 @@ int main(void)
         cmocka_unit_test(test_fastmath_fused_accuracy),
         cmocka_unit_test(test_stepgemm),
         cmocka_unit_test(test_smallgemm_run),
+        cmocka_unit_test(test_smallgemm_dense),
         cmocka_unit_test(test_smallgemm_wgrad),
         cmocka_unit_test(test_blas_single_thread),
         cmocka_unit_test(test_gemm_wrapper),

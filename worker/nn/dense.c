@@ -1,19 +1,13 @@
 /* dense.c - dense layer forward and backward. */
 #include "dense.h"
 
-#include <string.h>
-
 #include "smallgemm.h"
 
 void dense_forward(const dense_t *l, const float *params, float *y,
                    const float *x, int ldx, int N)
 {
-    const float *b = params + l->b;
-    for (int r = 0; r < N; r++)
-        memcpy(y + (size_t)r * l->out, b, sizeof(float) * l->out);
-    smallgemm_run(0, N, l->out, l->in, x, ldx, params + l->w, l->out, 1.0f, y,
-                  l->out);
-    act_forward(l->act, y, (size_t)N * l->out);
+    smallgemm_dense(N, l->out, l->in, x, ldx, params + l->w, params + l->b,
+                    l->act, y);
 }
 
 void dense_backward(const dense_t *l, const float *params, float *grads,

@@ -1,6 +1,8 @@
 /* smallgemm.c - FMA tiles for the layers' GEMMs with a short side. */
 #include "smallgemm.h"
 
+#include <string.h>
+
 #include "ops.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -15,22 +17,15 @@ enum { ROWS = 4, WIDE = 24 };
 #ifdef SMALLGEMM_X86
 #define KERNEL __attribute__((target("avx2,fma")))
 
-/* Named accumulators (GCC spills arrays of vectors); v = 0..2 is the
- * vector. When the tile's columns end inside the last one, it loads
- * through the lane mask m and stores its first `tail` lanes. */
-#define LAST(v) (V == (v) + 1 && cmask)
-#define C_LOAD(i, v)                                                           \
-    if (R > (i) && V > (v))                                                    \
-        c##i##v = !beta      ? _mm256_setzero_ps()                             \
-                  : LAST(v) ? _mm256_maskload_ps(C + (i) * ldc + 8 * (v), m)  \
-                            : _mm256_loadu_ps(C + (i) * ldc + 8 * (v));
-#define C_STORE(i, v)                                                          \
-    if (R > (i) && V > (v)) {                                                  \
-        if (LAST(v))                                                           \
-            store_part(C + (i) * ldc + 8 * (v), c##i##v, tail);                \
-        else                                                                   \
-            _mm256_storeu_ps(C + (i) * ldc + 8 * (v), c##i##v);                \
-    }
+/* How a tile starts and ends; outside the k loop, so plain arguments. */
+typedef struct tile_io {
+    int beta;            /* start from C (else zero) ... */
+    const float *bias;   /* ... or, when set, from bias (the tile's columns) */
+    enum nn_act act;     /* applied on the way out */
+    int tail;            /* lanes of the last vector inside C (1..8) */
+    __m256i m;           /* the mask of those lanes */
+} tile_io_t;
+
 /* The first n (1..7) lanes of v to dst: AMD's masked stores are
  * microcoded, a few times slower than these. */
 KERNEL static inline __attribute__((always_inline)) void
@@ -49,9 +44,44 @@ store_part(float *dst, __m256 v, int n)
         _mm_store_ss(dst, q);
 }
 
+KERNEL static inline __attribute__((always_inline)) __m256
+load_part(const float *src, int last, const tile_io_t *io)
+{
+    return last && io->tail < 8 ? _mm256_maskload_ps(src, io->m) : _mm256_loadu_ps(src);
+}
+
+/* The activations as ops.c computes them, lane by lane (the clamps keep
+ * NaN: the comparison fails and the operand order returns x). */
+KERNEL static inline __attribute__((always_inline)) __m256
+act_vec(__m256 x, enum nn_act act)
+{
+    if (act == ACT_RELU)
+        return _mm256_and_ps(x, _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_GT_OQ));
+    if (act == ACT_SATRELU) {
+        x = _mm256_blendv_ps(x, _mm256_set1_ps(-1.0f), _mm256_cmp_ps(x, _mm256_set1_ps(-1.0f), _CMP_LT_OQ));
+        return _mm256_blendv_ps(x, _mm256_set1_ps(1.0f), _mm256_cmp_ps(x, _mm256_set1_ps(1.0f), _CMP_GT_OQ));
+    }
+    return x;
+}
+
+/* Named accumulators (GCC spills arrays of vectors); v = 0..2 is the
+ * vector, the last one partial when the tile's columns end inside it. */
+#define C_LOAD(i, v)                                                           \
+    if (R > (i) && V > (v))                                                    \
+        c##i##v = io->bias  ? load_part(io->bias + 8 * (v), V == (v) + 1, io) \
+                  : io->beta ? load_part(C + (i) * ldc + 8 * (v), V == (v) + 1, io) \
+                             : _mm256_setzero_ps();
+#define C_STORE(i, v)                                                          \
+    if (R > (i) && V > (v)) {                                                  \
+        __m256 y = act_vec(c##i##v, io->act);                                  \
+        if (V == (v) + 1 && io->tail < 8)                                      \
+            store_part(C + (i) * ldc + 8 * (v), y, io->tail);                  \
+        else                                                                   \
+            _mm256_storeu_ps(C + (i) * ldc + 8 * (v), y);                      \
+    }
 #define B_LOAD(v)                                                              \
     if (V > (v))                                                               \
-        b##v = bmask && V == (v) + 1 ? _mm256_maskload_ps(bk + 8 * (v), m)    \
+        b##v = bmask && V == (v) + 1 ? _mm256_maskload_ps(bk + 8 * (v), io->m) \
                                      : _mm256_loadu_ps(bk + 8 * (v));
 #define ROW_FMA(i)                                                             \
     if (R > (i)) {                                                             \
@@ -65,14 +95,15 @@ store_part(float *dst, __m256 v, int n)
 #define ROWS_DO(X, v) X(0, v) X(1, v) X(2, v) X(3, v)
 #define TILE_DO(X) ROWS_DO(X, 0) ROWS_DO(X, 1) ROWS_DO(X, 2)
 
-/* C (R x 8V at ldc) = A B + (beta ? C : 0) over K: row i of A is
- * a + i ars, its k-th value k aks further; B's row k is bk = b + k bks.
- * Every element is one chain of fmas in k order from C or zero, whatever
- * the tile's shape, so a row's bits do not depend on its neighbours. */
+/* C (R x 8V at ldc) = act(A B + start) over K, start as io says: row i of
+ * A is a + i ars, its k-th value k aks further; B's row k is bk = b + k bks
+ * (read masked in its last vector with bmask: B unpacked, its rows end
+ * there). Every element is one chain of fmas in k order from its start,
+ * whatever the tile's shape, so a row's bits do not depend on its
+ * neighbours. */
 KERNEL static inline __attribute__((always_inline)) void
-tile(const int R, const int V, int K, const float *a, size_t ars, size_t aks,
-     const float *b, size_t bks, const int bmask, float *C, size_t ldc,
-     const int beta, const int cmask, __m256i m, int tail)
+tile(const int R, const int V, const int bmask, int K, const float *a, size_t ars,
+     size_t aks, const float *b, size_t bks, float *C, size_t ldc, const tile_io_t *io)
 {
     __m256 c00, c01, c02, c10, c11, c12, c20, c21, c22, c30, c31, c32;
     __m256 b0, b1 = _mm256_setzero_ps(), b2 = b1;
@@ -85,40 +116,35 @@ tile(const int R, const int V, int K, const float *a, size_t ars, size_t aks,
     TILE_DO(C_STORE)
 }
 
-#define TILE_ROWS(V, bm, be, cm)                                               \
+#define TILE_ROWS(V, bm)                                                       \
     switch (rows) {                                                            \
-    case 4: tile(4, V, K, a, ars, aks, b, bks, bm, C, ldc, be, cm, m, tail); break;  \
-    case 3: tile(3, V, K, a, ars, aks, b, bks, bm, C, ldc, be, cm, m, tail); break;  \
-    case 2: tile(2, V, K, a, ars, aks, b, bks, bm, C, ldc, be, cm, m, tail); break;  \
-    default: tile(1, V, K, a, ars, aks, b, bks, bm, C, ldc, be, cm, m, tail);        \
+    case 4: tile(4, V, bm, K, a, ars, aks, b, bks, C, ldc, &io); break;        \
+    case 3: tile(3, V, bm, K, a, ars, aks, b, bks, C, ldc, &io); break;        \
+    case 2: tile(2, V, bm, K, a, ars, aks, b, bks, C, ldc, &io); break;        \
+    default: tile(1, V, bm, K, a, ars, aks, b, bks, C, ldc, &io);              \
     }
-#define TILE_BETA(V, bm, cm)                                                   \
-    if (beta)                                                                  \
-        TILE_ROWS(V, bm, 1, cm)                                                \
+#define TILE_B(V)                                                              \
+    if (bmask)                                                                 \
+        TILE_ROWS(V, 1)                                                        \
     else                                                                       \
-        TILE_ROWS(V, bm, 0, cm)
-#define TILE_MASK(V, bm)                                                       \
-    if (cols % 8)                                                              \
-        TILE_BETA(V, bm, 1)                                                    \
-    else                                                                       \
-        TILE_BETA(V, bm, 0)
+        TILE_ROWS(V, 0)
 
-/* One tile of `rows` rows and `cols` <= 24 columns; bmask: B's last vector
- * is read through the mask too (B unpacked, its rows end there). */
+/* One tile of `rows` rows and `cols` <= 24 columns. */
 KERNEL static void tile_any(int rows, int cols, int K, const float *a, size_t ars,
                             size_t aks, const float *b, size_t bks, int bmask,
-                            float *C, size_t ldc, int beta)
+                            float *C, size_t ldc, int beta, const float *bias,
+                            enum nn_act act)
 {
-    const int V = (cols + 7) / 8, tail = cols - 8 * (V - 1);
-    const __m256i m = _mm256_cmpgt_epi32(_mm256_set1_epi32(tail),
-                                         _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-    if (V == 3) {
-        if (bmask) TILE_MASK(3, 1) else TILE_MASK(3, 0)
-    } else if (V == 2) {
-        if (bmask) TILE_MASK(2, 1) else TILE_MASK(2, 0)
-    } else {
-        if (bmask) TILE_MASK(1, 1) else TILE_MASK(1, 0)
-    }
+    const int V = (cols + 7) / 8;
+    tile_io_t io = {beta, bias, act, cols - 8 * (V - 1), _mm256_setzero_si256()};
+    io.m = _mm256_cmpgt_epi32(_mm256_set1_epi32(io.tail),
+                              _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    if (V == 3)
+        TILE_B(3)
+    else if (V == 2)
+        TILE_B(2)
+    else
+        TILE_B(1)
 }
 
 /* B (op applied) packed in panels of 24 columns, each K rows of 8V
@@ -136,7 +162,8 @@ static void pack(float *p, const float *B, int ldb, int tb, int K, int N)
 }
 
 static void run_kernel(int tb, int M, int N, int K, const float *A, int lda,
-                       const float *B, int ldb, int beta, float *C, int ldc)
+                       const float *B, int ldb, int beta, const float *bias,
+                       enum nn_act act, float *C, int ldc)
 {
     float p[SMALLGEMM_BMAX];
     pack(p, B, ldb, tb, K, N);
@@ -147,7 +174,7 @@ static void run_kernel(int tb, int M, int N, int K, const float *A, int lda,
             const int cols = N - j0 < WIDE ? N - j0 : WIDE;
             tile_any(rows, cols, K, A + (size_t)i * lda, (size_t)lda, 1, pj,
                      (size_t)(cols + 7) / 8 * 8, 0, C + (size_t)i * ldc + j0,
-                     (size_t)ldc, beta);
+                     (size_t)ldc, beta, bias ? bias + j0 : NULL, act);
             pj += (size_t)K * ((cols + 7) / 8 * 8);
         }
     }
@@ -170,24 +197,47 @@ static void wgrad_kernel(int M, int N, int K, const float *A, int lda,
                 tile_any(M - i < ROWS ? M - i : ROWS, cols, kb,
                          A + (size_t)k0 * lda + i, 1, (size_t)lda,
                          D + (size_t)k0 * ldd + j0, (size_t)ldd, 1,
-                         C + (size_t)i * ldc + j0, (size_t)ldc, 1);
+                         C + (size_t)i * ldc + j0, (size_t)ldc, 1, NULL,
+                         ACT_LINEAR);
         }
     }
 }
 #endif
 
+/* Whether smallgemm_run packs B (K x N) on its stack. */
+static int fits(int K, int N)
+{
+    return (size_t)K * (size_t)((N + 7) / 8 * 8) <= SMALLGEMM_BMAX;
+}
+
 void smallgemm_run(int tb, int M, int N, int K, const float *A, int lda,
                    const float *B, int ldb, float beta, float *C, int ldc)
 {
 #ifdef SMALLGEMM_X86
-    if ((size_t)K * (size_t)((N + 7) / 8 * 8) <= SMALLGEMM_BMAX &&
-        (beta == 0.0f || beta == 1.0f) && nn_kernels_active()) {
+    if (fits(K, N) && (beta == 0.0f || beta == 1.0f) && nn_kernels_active()) {
         if (M > 0 && N > 0)
-            run_kernel(tb, M, N, K, A, lda, B, ldb, beta != 0.0f, C, ldc);
+            run_kernel(tb, M, N, K, A, lda, B, ldb, beta != 0.0f, NULL, ACT_LINEAR, C, ldc);
         return;
     }
 #endif
     nn_gemm(0, tb, M, N, K, A, lda, B, ldb, beta, C, ldc);
+}
+
+void smallgemm_dense(int M, int N, int K, const float *A, int lda,
+                     const float *W, const float *bias, enum nn_act act,
+                     float *C)
+{
+#ifdef SMALLGEMM_X86
+    if (fits(K, N) && nn_kernels_active()) {
+        if (M > 0 && N > 0)
+            run_kernel(0, M, N, K, A, lda, W, N, 0, bias, act, C, N);
+        return;
+    }
+#endif
+    for (int r = 0; r < M; r++)
+        memcpy(C + (size_t)r * N, bias, sizeof(float) * N);
+    nn_gemm(0, 0, M, N, K, A, lda, W, N, 1.0f, C, N);
+    act_forward(act, C, (size_t)M * N);
 }
 
 void smallgemm_wgrad(int M, int N, int K, const float *A, int lda,

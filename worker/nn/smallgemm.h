@@ -13,6 +13,8 @@
 #ifndef NMN_SMALLGEMM_H
 #define NMN_SMALLGEMM_H
 
+#include "ops.h"
+
 /* The largest B (K x N, N rounded up to 8) smallgemm_run packs on its
  * stack; a larger one goes to OpenBLAS. */
 #define SMALLGEMM_BMAX 4096
@@ -21,6 +23,13 @@
  * go to OpenBLAS); op(B) = B (K x N at ldb), or with tb B^T (B N x K). */
 void smallgemm_run(int tb, int M, int N, int K, const float *A, int lda,
                    const float *B, int ldb, float beta, float *C, int ldc);
+/* A dense layer's forward pass: C (M x N) = act(A W + bias), W (K x N);
+ * the bias starts each sum and act is applied on the way out, so C is
+ * written once (the same bits as bias rows, a GEMM with beta 1, then
+ * act_forward). */
+void smallgemm_dense(int M, int N, int K, const float *A, int lda,
+                     const float *W, const float *bias, enum nn_act act,
+                     float *C);
 /* The largest C (M N floats) smallgemm_wgrad computes itself: beyond it
  * (benchmark 2's GRU weight gradients, 100 x 300) OpenBLAS's packed panels
  * are faster (measured in `make bench`). */
