@@ -69,66 +69,66 @@ FUSED __m256 sigmoid_fused(__m256 x)
     return _mm256_fmadd_ps(half, tanh_fused(_mm256_mul_ps(half, x)), half);
 }
 
-/* One vector of gates_forward with fused multiply-adds: units j..j+7.
- * With x (K <= 4 inputs) the input projection b + x W is made here. */
-FUSED void gates_vec_fused(int u, int j, const float *restrict xp,
-                           const float *restrict hu, const float *restrict hp,
-                           float *restrict gate, float *restrict h, int K,
-                           const float *restrict x, const float *restrict W,
-                           const float *restrict b)
+/* gates_forward with fused multiply-adds, one vector (units j..j+7) at a
+ * time, in two halves. The first makes g and s (and, with x, the input
+ * projection b + x W of a GRU with K <= 4 inputs, its n part into xn); the
+ * second makes n, which needs s, and h. Each half's vectors are
+ * independent chains of ~30 operations, where a whole gate vector was one
+ * chain of ~60 (a sigmoid, then the tanh that needs it). */
+FUSED void gates_vec_gs(int u, int j, float *restrict xp,
+                        const float *restrict hu, float *restrict gate, int K,
+                        const float *restrict x, const float *restrict W,
+                        const float *restrict b)
 {
-    __m256 xg, xs, xn;
+    __m256 xg, xs;
     if (x) {
+        __m256 xnj = _mm256_setzero_ps();
         xg = _mm256_loadu_ps(b + j), xs = _mm256_loadu_ps(b + u + j);
-        xn = _mm256_setzero_ps();
         for (int k = 0; k < K; k++) {
             const float *w = W + (size_t)k * 3 * u + j;
             __m256 xk = _mm256_broadcast_ss(x + k);
             xg = _mm256_fmadd_ps(xk, _mm256_loadu_ps(w), xg);
             xs = _mm256_fmadd_ps(xk, _mm256_loadu_ps(w + u), xs);
-            xn = _mm256_fmadd_ps(xk, _mm256_loadu_ps(w + 2 * u), xn);
+            xnj = _mm256_fmadd_ps(xk, _mm256_loadu_ps(w + 2 * u), xnj);
         }
+        _mm256_storeu_ps(xp + 2 * u + j, xnj);
     } else {
         xg = _mm256_loadu_ps(xp + j), xs = _mm256_loadu_ps(xp + u + j);
-        xn = _mm256_loadu_ps(xp + 2 * u + j);
     }
-    __m256 g = sigmoid_fused(_mm256_add_ps(xg, _mm256_loadu_ps(hu + j)));
-    __m256 s = sigmoid_fused(_mm256_add_ps(xs, _mm256_loadu_ps(hu + u + j)));
-    __m256 n = tanh_fused(_mm256_fmadd_ps(s, _mm256_loadu_ps(hu + 2 * u + j), xn));
+    _mm256_storeu_ps(gate + j, sigmoid_fused(_mm256_add_ps(xg, _mm256_loadu_ps(hu + j))));
+    _mm256_storeu_ps(gate + u + j, sigmoid_fused(_mm256_add_ps(xs, _mm256_loadu_ps(hu + u + j))));
+}
+
+FUSED void gates_vec_nh(int u, int j, const float *restrict xp,
+                        const float *restrict hu, const float *restrict hp,
+                        float *restrict gate, float *restrict h)
+{
+    __m256 g = _mm256_loadu_ps(gate + j), s = _mm256_loadu_ps(gate + u + j);
+    __m256 n = tanh_fused(_mm256_fmadd_ps(s, _mm256_loadu_ps(hu + 2 * u + j), _mm256_loadu_ps(xp + 2 * u + j)));
     /* (1 - g) n + g h = n + g (h - n) */
     __m256 hj = _mm256_fmadd_ps(g, _mm256_sub_ps(_mm256_loadu_ps(hp + j), n), n);
-    _mm256_storeu_ps(gate + j, g), _mm256_storeu_ps(gate + u + j, s);
     _mm256_storeu_ps(gate + 2 * u + j, n), _mm256_storeu_ps(h + j, hj);
 }
 
-/* gates_forward with fused multiply-adds over a step's B rows, for the
- * stepgemm kernel's path (u >= 8). A vector's gates are a chain of ~30
- * dependent operations (sigmoid, then the tanh that needs it): two rows go
- * side by side so that two chains are in flight. A row's last vector
+/* The fused gates over a step's B rows (u >= 8). A row's last vector
  * overlaps the one before it instead of leaving a scalar tail: lanes are
- * independent, so the overlap recomputes the same bits. */
+ * independent, so the overlap recomputes the same bits. With x, the first
+ * half leaves the n part of the input projection in xp for the second. */
 __attribute__((target("avx2,fma"))) static void
-gates_step_fused(int u, int B, size_t ld, const float *restrict xp,
+gates_step_fused(int u, int B, size_t ld, float *restrict xp,
                  const float *restrict hu, const float *restrict hp,
                  float *restrict gate, float *restrict h, int K,
                  const float *restrict x, size_t ldx, const float *restrict W,
                  const float *restrict b)
 {
-    int i = 0;
-    for (; i + 2 <= B; i += 2)
-        for (int j0 = 0; j0 < u; j0 += 8) {
-            int j = j0 + 8 <= u ? j0 : u - 8;
-            gates_vec_fused(u, j, xp + i * ld, hu + i * ld, hp + (size_t)i * u,
-                            gate + i * ld, h + (size_t)i * u, K, x ? x + i * ldx : NULL, W, b);
-            gates_vec_fused(u, j, xp + (i + 1) * ld, hu + (i + 1) * ld,
-                            hp + (size_t)(i + 1) * u, gate + (i + 1) * ld,
-                            h + (size_t)(i + 1) * u, K, x ? x + (i + 1) * ldx : NULL, W, b);
-        }
-    for (; i < B; i++)
+    for (int i = 0; i < B; i++) {
         for (int j0 = 0; j0 < u; j0 += 8)
-            gates_vec_fused(u, j0 + 8 <= u ? j0 : u - 8, xp + i * ld, hu + i * ld,
-                            hp + (size_t)i * u, gate + i * ld, h + (size_t)i * u, K,
-                            x ? x + i * ldx : NULL, W, b);
+            gates_vec_gs(u, j0 + 8 <= u ? j0 : u - 8, xp + i * ld, hu + i * ld,
+                         gate + i * ld, K, x ? x + i * ldx : NULL, W, b);
+        for (int j0 = 0; j0 < u; j0 += 8)
+            gates_vec_nh(u, j0 + 8 <= u ? j0 : u - 8, xp + i * ld, hu + i * ld,
+                         hp + (size_t)i * u, gate + i * ld, h + (size_t)i * u);
+    }
 }
 #else
 /* off x86-64 the kernel never runs (ub.panels stays NULL): no fused path */
@@ -227,7 +227,7 @@ void gru_forward(const gru_t *l, const float *params, gru_ws_t *ws,
         const float *hp = ws->h + (size_t)t * B * u;
         float *hn = ws->h + (size_t)(t + 1) * B * u;
         float *hu = ws->hu + (size_t)t * B * ld;
-        const float *xp = ws->xp + (size_t)t * B * ld;
+        float *xp = ws->xp + (size_t)t * B * ld;
         float *gate = ws->gate + (size_t)t * B * ld;
         stepgemm_run(B, hp, u, &ub, 0.0f, hu, ld, 1);
         if (fused)
