@@ -204,7 +204,7 @@ void gru_forward(const gru_t *l, const float *params, gru_ws_t *ws,
     stepgemm_b_t ub;
     stepgemm_pack(&ub, U, u3, 0, u, u3, ws->packed);
     /* the fused gates go with the kernel: one switch, one set of bits; with
-     * at most 4 inputs they make x W + b themselves and xp stays unwritten */
+     * at most 4 inputs they make x W + b themselves (no GEMM, no bias rows) */
     const int fused = ub.panels != NULL && u >= 8, thin = fused && l->in <= 4;
 
     if (!thin) {
