@@ -71,8 +71,8 @@ FUSED __m256 sigmoid_fused(__m256 x)
 
 /* gates_forward with fused multiply-adds, one vector (units j..j+7) at a
  * time, in two halves. The first makes g and s (and, with x, the input
- * projection b + x W of a GRU with K <= 4 inputs, its n part into xn); the
- * second makes n, which needs s, and h. Each half's vectors are
+ * projection b + x W of a GRU with K <= 4 inputs, leaving its n part in
+ * xp); the second makes n, which needs s, and h. Each half's vectors are
  * independent chains of ~30 operations, where a whole gate vector was one
  * chain of ~60 (a sigmoid, then the tanh that needs it). */
 FUSED void gates_vec_gs(int u, int j, float *restrict xp,

@@ -1,6 +1,6 @@
-/* stepgemm.h - the GRU's GEMMs that OpenBLAS does poorly: C = A B + beta C
- * for the recurrent step, with B (U or U^T) packed once per pass and reused
- * by every step.
+/* stepgemm.h - the GRU's step GEMM, which OpenBLAS does poorly:
+ * C = A B + beta C with B (U or U^T) packed once per pass and reused by
+ * every step.
  *
  * OpenBLAS re-packs both operands on every call and zeroes C for beta = 0
  * in a separate sweep; at the step shapes (B rows of 25..500, K and N of
