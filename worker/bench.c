@@ -73,7 +73,7 @@ static void run_gemm(void *v)
     if (g->impl == ON_STEPGEMM)
         stepgemm_run(g->M, g->A, lda, g->step, beta, g->C, g->N, 0);
     else if (g->impl == ON_SMALLGEMM && g->ta)
-        smallgemm_wgrad(g->M, g->N, g->K, g->A, lda, g->B, g->N, g->C, g->N);
+        smallgemm_wgrad(g->M, g->N, g->K, g->A, lda, g->B, g->N, g->C, g->N, NULL);
     else if (g->impl == ON_SMALLGEMM)
         smallgemm_run(0, g->M, g->N, g->K, g->A, lda, g->B, g->N, beta, g->C, g->N);
     else

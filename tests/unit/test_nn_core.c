@@ -431,7 +431,8 @@ static void test_smallgemm_dense(void **state)
  * on the kernel and the fallback: C's rows around its 4-row tiles, column
  * tails of every size and past a 24-column panel, K rows not a multiple
  * of its row blocks, strides wider than the matrices, and the row below C
- * untouched. */
+ * untouched; the column sums made in the same sweep equal nn_colsum's bit
+ * for bit, nothing beyond them touched. */
 static void test_smallgemm_wgrad(void **state)
 {
     (void)state;
@@ -442,6 +443,7 @@ static void test_smallgemm_wgrad(void **state)
     rng_seed(&r, 6, 6);
     float *A = test_randn(&r, KMAX * (MMAX + PAD), 1.0), *D = test_randn(&r, KMAX * (NMAX + PAD), 1.0);
     float *C = malloc(sizeof(float) * (MMAX + 1) * (NMAX + PAD));
+    float sums[NMAX + PAD], want_sums[NMAX + PAD];
     long checked = 0;
     for (int fallback = 0; fallback < 2; fallback++) {
         nn_kernels_force_fallback(fallback);
@@ -452,7 +454,11 @@ static void test_smallgemm_wgrad(void **state)
                     int M = Ms[mi], N = Ns[ni], K = Ks[ki], ldc = N + PAD, lda = M + PAD, ldd = N + PAD;
                     for (int i = 0; i < (M + 1) * ldc; i++)
                         C[i] = 0.5f;
-                    smallgemm_wgrad(M, N, K, A, lda, D, ldd, C, ldc);
+                    for (int j = 0; j < NMAX + PAD; j++)
+                        sums[j] = want_sums[j] = 0.25f * (float)j;
+                    smallgemm_wgrad(M, N, K, A, lda, D, ldd, C, ldc, sums);
+                    nn_colsum(want_sums, D, K, N, ldd);
+                    assert_memory_equal(sums, want_sums, sizeof sums);
                     for (int j = 0; j < ldc; j++) /* the row below C stays */
                         assert_true(C[M * ldc + j] == 0.5f);
                     for (int i = 0; i < M; i++) {

@@ -15,8 +15,8 @@ void dense_backward(const dense_t *l, const float *params, float *grads,
                     int ldx, int N)
 {
     act_backward(l->act, dy, y, (size_t)N * l->out);
-    nn_colsum(grads + l->b, dy, N, l->out, l->out);
-    smallgemm_wgrad(l->in, l->out, N, x, ldx, dy, l->out, grads + l->w, l->out);
+    smallgemm_wgrad(l->in, l->out, N, x, ldx, dy, l->out, grads + l->w, l->out,
+                    grads + l->b);
     if (dx)
         smallgemm_run(1, N, l->in, l->out, dy, l->out, params + l->w, l->out,
                       0.0f, dx, l->in);

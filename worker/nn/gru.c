@@ -269,11 +269,11 @@ void gru_backward(const gru_t *l, const float *params, float *grads,
     for (int i = 0; dh0 && i < B; i++)
         memcpy(dh0 + (size_t)i * u, ws->dh + (size_t)i * ldh, sizeof(float) * u);
     /* dL/d(x W + b) is [hu's g|s parts | xp's n part] */
-    nn_colsum(grads + l->b, ws->hu, (int)rows, 2 * u, ld);
-    smallgemm_wgrad(l->in, 2 * u, (int)rows, x, ldx, ws->hu, ld, grads + l->w, u3);
+    smallgemm_wgrad(l->in, 2 * u, (int)rows, x, ldx, ws->hu, ld, grads + l->w, u3,
+                    grads + l->b);
     smallgemm_wgrad(l->in, u, (int)rows, x, ldx, ws->xp + 2 * u, ld,
-                    grads + l->w + 2 * u, u3);
-    smallgemm_wgrad(u, u3, (int)rows, ws->h, u, ws->hu, ld, grads + l->u, u3);
+                    grads + l->w + 2 * u, u3, NULL);
+    smallgemm_wgrad(u, u3, (int)rows, ws->h, u, ws->hu, ld, grads + l->u, u3, NULL);
     if (dx) {
         nn_gemm(0, 1, (int)rows, l->in, 2 * u, ws->hu, ld, params + l->w, u3,
                 0.0f, dx, l->in);

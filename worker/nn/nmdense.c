@@ -53,9 +53,9 @@ void nmdense_backward(const nmdense_t *l, const float *params, float *grads,
             xw[j] = dxw;
         }
     }
-    smallgemm_wgrad(l->in, o, N, x, ldx, ws->xw, o, grads + l->w, o);
+    smallgemm_wgrad(l->in, o, N, x, ldx, ws->xw, o, grads + l->w, o, NULL);
     smallgemm_wgrad(l->k, 2 * o, N, z + l->zoff, ldz, ws->zm, 2 * o,
-                    grads + l->m, 2 * o);
+                    grads + l->m, 2 * o, NULL);
     if (dx)
         smallgemm_run(1, N, l->in, o, ws->xw, o, params + l->w, o, 0.0f, dx,
                       l->in);

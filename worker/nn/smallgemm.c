@@ -182,11 +182,14 @@ static void run_kernel(int tb, int M, int N, int K, const float *A, int lda,
 
 /* D streams through once, in blocks of rows (with A's, about 64 KB:
  * faster than 32 or 128 KB on Zen 3) that stay in cache while the tiles of
- * C sweep them, each tile starting from C's running value. */
+ * C sweep them, each tile starting from C's running value. The column sums
+ * are one more tile row whose A is a constant 1 (stride 0): fma(1, d, c)
+ * is c + d, so they are nn_colsum's sums, bit for bit. */
 enum { WGRAD_FLOATS = 16384 };
 static void wgrad_kernel(int M, int N, int K, const float *A, int lda,
-                         const float *D, int ldd, float *C, int ldc)
+                         const float *D, int ldd, float *C, int ldc, float *sums)
 {
+    static const float one = 1.0f;
     int block = WGRAD_FLOATS / (M + N) / 8 * 8;
     block = block < 32 ? 32 : block > 512 ? 512 : block;
     for (int k0 = 0; k0 < K; k0 += block) {
@@ -199,6 +202,9 @@ static void wgrad_kernel(int M, int N, int K, const float *A, int lda,
                          D + (size_t)k0 * ldd + j0, (size_t)ldd, 1,
                          C + (size_t)i * ldc + j0, (size_t)ldc, 1, NULL,
                          ACT_LINEAR);
+            if (sums)
+                tile_any(1, cols, kb, &one, 0, 0, D + (size_t)k0 * ldd + j0,
+                         (size_t)ldd, 1, sums + j0, 0, 1, NULL, ACT_LINEAR);
         }
     }
 }
@@ -241,13 +247,15 @@ void smallgemm_dense(int M, int N, int K, const float *A, int lda,
 }
 
 void smallgemm_wgrad(int M, int N, int K, const float *A, int lda,
-                     const float *D, int ldd, float *C, int ldc)
+                     const float *D, int ldd, float *C, int ldc, float *sums)
 {
 #ifdef SMALLGEMM_X86
     if ((size_t)M * (size_t)N <= SMALLGEMM_WGRAD_CMAX && nn_kernels_active()) {
-        wgrad_kernel(M, N, K, A, lda, D, ldd, C, ldc);
+        wgrad_kernel(M, N, K, A, lda, D, ldd, C, ldc, sums);
         return;
     }
 #endif
+    if (sums)
+        nn_colsum(sums, D, K, N, ldd);
     nn_gemm(1, 0, M, N, K, A, lda, D, ldd, 1.0f, C, ldc);
 }

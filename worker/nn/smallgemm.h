@@ -35,8 +35,10 @@ void smallgemm_dense(int M, int N, int K, const float *A, int lda,
  * are faster (measured in `make bench`). */
 #define SMALLGEMM_WGRAD_CMAX 8192
 
-/* C (M x N at ldc) += A^T D, A (K x M at lda), D (K x N at ldd). */
+/* C (M x N at ldc) += A^T D, A (K x M at lda), D (K x N at ldd); and, when
+ * sums is not NULL, sums (N) += D's column sums (a bias gradient) in the
+ * same sweep, bit for bit nn_colsum's. */
 void smallgemm_wgrad(int M, int N, int K, const float *A, int lda,
-                     const float *D, int ldd, float *C, int ldc);
+                     const float *D, int ldd, float *C, int ldc, float *sums);
 
 #endif
