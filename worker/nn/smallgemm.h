@@ -3,10 +3,13 @@
  *
  *   smallgemm_run:   C = A op(B) + beta C with B small (a layer's weights:
  *                    forward x W, backward dy W^T), M the batch's rows;
- *   smallgemm_wgrad: C += A^T D over the batch's rows (a weight gradient).
+ *   smallgemm_dense: the same with a bias and an activation, in one pass;
+ *   smallgemm_wgrad: C += A^T D over the batch's rows (a weight gradient),
+ *                    and the bias gradient in the same sweep.
  *
- * Both accumulate tiles of 4 rows x 24 columns with FMA, the last vector
- * of a row masked, so no read or write leaves the matrices. Each element
+ * All accumulate tiles of 4 rows x 24 columns with FMA, the last vector
+ * of a row loaded through a mask and stored in part, so no read or write
+ * leaves the matrices. Each element
  * is one chain of fmas in k order, so a row's bits do not depend on where
  * it sits. On CPUs without AVX2+FMA (nn_kernels_active) they fall
  * back to OpenBLAS, which gives other last bits. */
